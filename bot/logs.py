@@ -1,0 +1,97 @@
+"""structlog set-up: console on a terminal, JSON otherwise, one chain for stdlib loggers.
+
+Phone numbers and message bodies never reach a log line: `mask_private` rewrites
+them in every event, ours and those of uvicorn, Bolt, APScheduler and SQLAlchemy.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from collections.abc import MutableMapping
+from typing import Any
+
+import structlog
+
+# Keys whose values are message text; they are replaced by their length.
+BODY_KEYS = frozenset({"body", "text", "Body", "message_body"})
+# Keys whose values are phone numbers; they keep only their last two digits.
+PHONE_KEYS = frozenset({"phone", "to", "from_", "from", "To", "From", "number", "sender"})
+_PHONE_IN_TEXT = re.compile(r"\+?\d[\d\s().-]{8,}\d")
+
+
+def mask_phone(value: str) -> str:
+    """+15551234567 -> +*********67: enough to tell two numbers apart, not to dial one."""
+    digits = [c for c in value if c.isdigit()]
+    if len(digits) < 4:
+        return "*" * len(value)
+    return ("+" if value.startswith("+") else "") + "*" * (len(digits) - 2) + "".join(digits[-2:])
+
+
+def _mask_text(value: str) -> str:
+    return _PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), value)
+
+
+def mask_private(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """structlog processor: hide phone numbers and message bodies."""
+    for key, value in list(event.items()):
+        if value is None:
+            continue
+        if key in BODY_KEYS:
+            event[key] = f"<{len(str(value))} chars>"
+        elif key in PHONE_KEYS:
+            event[key] = mask_phone(str(value))
+        elif isinstance(value, str):
+            event[key] = _mask_text(value)
+    return event
+
+
+def configure_logging(*, level: str = "INFO", json: bool | None = None) -> None:
+    """Route structlog and the standard library through one processor chain."""
+    if json is None:
+        json = not sys.stderr.isatty()
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.stdlib.ExtraAdder(),
+        mask_private,
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer()
+        if json
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+    )
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=shared,
+        processors=[
+            structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+            structlog.processors.format_exc_info if json else _identity,
+            renderer,
+        ],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "slack_bolt", "apscheduler"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+    # Access logs would print every webhook; errors still come through uvicorn.error.
+    logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
+    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+    # twilio-python logs request bodies (phone numbers, texts) at INFO.
+    logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+
+
+def _identity(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    return event
