@@ -18,7 +18,8 @@ import structlog
 BODY_KEYS = frozenset({"body", "text", "Body", "message_body"})
 # Keys whose values are phone numbers; they keep only their last two digits.
 PHONE_KEYS = frozenset({"phone", "to", "from_", "from", "To", "From", "number", "sender"})
-_PHONE_IN_TEXT = re.compile(r"\+?\d[\d\s().-]{8,}\d")
+# E.164 (+15125550100) and North American formats ((512) 555-0100, 512.555.0100).
+_PHONE_IN_TEXT = re.compile(r"\+\d{8,15}|\(?\b\d{3}\)?[\s.-]\d{3}[\s.-]\d{4}\b")
 
 
 def mask_phone(value: str) -> str:
@@ -33,10 +34,12 @@ def _mask_text(value: str) -> str:
     return _PHONE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), value)
 
 
-def mask_private(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def mask_private(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     """structlog processor: hide phone numbers and message bodies."""
     for key, value in list(event.items()):
-        if value is None:
+        if value is None or key == "timestamp":
             continue
         if key in BODY_KEYS:
             event[key] = f"<{len(str(value))} chars>"
@@ -88,10 +91,13 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None) -> None:
         logging.getLogger(name).propagate = True
     # Access logs would print every webhook; errors still come through uvicorn.error.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
-    logging.getLogger("sqlalchemy").setLevel(logging.WARNING)
+    for name in ("sqlalchemy", "alembic", "apscheduler", "httpx"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     # twilio-python logs request bodies (phone numbers, texts) at INFO.
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
 
 
-def _identity(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def _identity(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
     return event

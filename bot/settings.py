@@ -34,8 +34,7 @@ WHERE_TO_GET = {
     "TWILIO_AUTH_TOKEN": "Twilio Console > Account Info > Auth Token",
     "TWILIO_FROM_NUMBER": "Twilio Console > Phone Numbers > Active Numbers, in E.164 "
     "(+15551234567)",
-    "TWILIO_MESSAGING_SERVICE_SID": "Twilio Console > Messaging > Services "
-    "(starts with MG)",
+    "TWILIO_MESSAGING_SERVICE_SID": "Twilio Console > Messaging > Services (starts with MG)",
     "TWILIO_API_URL": "the base URL of the Twilio REST API (default https://api.twilio.com)",
     "PUBLIC_URL": "the https:// base URL at which Twilio and Slack reach this server, "
     "exactly as configured in their consoles (no trailing slash)",
@@ -155,5 +154,7 @@ def require_serve(settings: Settings) -> None:
         missing.append("TWILIO_FROM_NUMBER")
     if missing:
         raise SettingsError(
-            "\n".join(f"{name} is not set. Where to get it: {WHERE_TO_GET[name]}" for name in missing)
+            "\n".join(
+                f"{name} is not set. Where to get it: {WHERE_TO_GET[name]}" for name in missing
+            )
         )

@@ -34,9 +34,8 @@ class Database:
     @contextmanager
     def write(self) -> Iterator[Session]:
         """A transaction that writes: committed on success, rolled back on error."""
-        with Session(self._writer, expire_on_commit=False) as session:
-            with session.begin():
-                yield session
+        with Session(self._writer, expire_on_commit=False) as session, session.begin():
+            yield session
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -1,0 +1,182 @@
+"""The SMS <-> Slack rules: what an inbound text, a delivery status or a teammate's
+thread message leads to. Webhooks and listeners call these after checking signatures."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import structlog
+
+from bot import twilio_errors
+from bot.settings import Settings
+from grammar.keywords import Keyword
+from grammar.phones import to_e164
+from storage import conversations, messages
+from storage.conversations import Inbound, Reply
+from storage.db import Database
+
+log = structlog.get_logger(__name__)
+
+STOP_CONFIRMATION = (
+    "You are unsubscribed and will get no more texts from us. Reply START to resubscribe."
+)
+START_CONFIRMATION = "You are resubscribed and can get texts from us again. Reply STOP to stop."
+
+KEYWORD_NOTES = {
+    Keyword.OPT_OUT: "The candidate texted {word}: they are opted out. Nothing will be texted "
+    "to them until they text START.",
+    Keyword.OPT_IN: "The candidate texted {word}: they have opted back in and can be texted again.",
+    Keyword.HELP: "The candidate texted HELP. {answer}",
+}
+
+
+class MalformedWebhook(ValueError):
+    """A signed webhook without the fields Twilio always sends."""
+
+
+def media_of(params: Mapping[str, str]) -> list[dict[str, str]]:
+    """The MMS attachments of an inbound webhook (MediaUrl0, MediaContentType0, ...)."""
+    try:
+        count = int(params.get("NumMedia", "0") or 0)
+    except ValueError as error:
+        raise MalformedWebhook("NumMedia is not a number") from error
+    return [
+        {
+            "url": params[f"MediaUrl{index}"],
+            "content_type": params.get(f"MediaContentType{index}", ""),
+        }
+        for index in range(count)
+        if f"MediaUrl{index}" in params
+    ]
+
+
+def receive_text(db: Database, settings: Settings, params: Mapping[str, str]) -> Inbound | None:
+    """Store an inbound text (Twilio's webhook parameters); None if nothing new was stored."""
+    missing = [name for name in ("MessageSid", "From", "To") if not params.get(name)]
+    if missing:
+        raise MalformedWebhook(f"missing {', '.join(missing)}")
+    phone = to_e164(params["From"])
+    if phone is None:
+        # Short codes and alphanumeric senders are carriers and services, not candidates.
+        log.warning("sms.unknown_sender", sid=params["MessageSid"], sender=params["From"])
+        return None
+    assert settings.SLACK_CHANNEL_ID
+    body = params.get("Body", "")
+    with db.write() as session:
+        inbound = conversations.record_inbound(
+            session=session,
+            sid=params["MessageSid"],
+            phone=phone,
+            team_number=params["To"],
+            body=body,
+            media=media_of(params),
+            channel=settings.SLACK_CHANNEL_ID,
+        )
+        if inbound is not None and inbound.keyword is not None:
+            _answer_keyword(session, settings, inbound, body.strip().upper())
+    return inbound
+
+
+def _answer_keyword(session: Any, settings: Settings, inbound: Inbound, word: str) -> None:
+    assert inbound.keyword is not None and settings.SLACK_CHANNEL_ID
+    own_replies = settings.SEND_OPT_OUT_REPLIES
+    answer = (
+        "caretbot answered with the help text."
+        if own_replies
+        else "Twilio answers HELP with the account's help reply."
+    )
+    conversations.add_note(
+        session=session,
+        conversation_id=inbound.conversation_id,
+        channel=settings.SLACK_CHANNEL_ID,
+        text=KEYWORD_NOTES[inbound.keyword].format(word=word, answer=answer),
+    )
+    if not own_replies:
+        return
+    reply = {
+        Keyword.OPT_OUT: STOP_CONFIRMATION,
+        Keyword.OPT_IN: START_CONFIRMATION,
+        Keyword.HELP: settings.HELP_REPLY,
+    }[inbound.keyword]
+    conversations.queue_text(
+        session=session, conversation_id=inbound.conversation_id, body=reply, compliance=True
+    )
+
+
+# Reactions on the teammate's Slack message as the text moves along.
+STATUS_REACTIONS = {"delivered": "white_check_mark", "failed": "x", "undelivered": "x"}
+
+
+def receive_status(db: Database, params: Mapping[str, str]) -> messages.StatusChange | None:
+    """Apply a delivery status callback; None when it changed nothing."""
+    sid = params.get("MessageSid")
+    status = params.get("MessageStatus") or params.get("SmsStatus")
+    if not sid or not status:
+        raise MalformedWebhook("missing MessageSid or MessageStatus")
+    try:
+        error_code = int(params["ErrorCode"]) if params.get("ErrorCode") else None
+    except ValueError as error:
+        raise MalformedWebhook("ErrorCode is not a number") from error
+    with db.write() as session:
+        change = messages.apply_status(
+            session=session, sid=sid, status=status, error_code=error_code
+        )
+        if change is None:
+            return None
+        reaction = STATUS_REACTIONS.get(status)
+        if reaction and change.slack_ts:
+            conversations.add_reaction(
+                session=session,
+                conversation_id=change.conversation_id,
+                channel=change.channel,
+                slack_ts=change.slack_ts,
+                name=reaction,
+            )
+        if status in messages.FAILED_STATUSES:
+            if error_code == twilio_errors.OPTED_OUT:
+                messages.opt_out(
+                    session=session,
+                    candidate_id=change.candidate_id,
+                    source="carrier",
+                    reason="Twilio error 21610",
+                )
+            conversations.add_note(
+                session=session,
+                conversation_id=change.conversation_id,
+                channel=change.channel,
+                text=f"Not delivered: Twilio error {error_code} "
+                f"({twilio_errors.explain(error_code)}).",
+            )
+    return change
+
+
+def is_teammate_thread_message(event: Mapping[str, Any], bot_user_id: str | None) -> bool:
+    """A person's plain message inside a thread: the only kind texted to a candidate.
+
+    Not: bot messages, message subtypes (edits, joins, bot_message...), top-level
+    channel messages (a thread reply has a thread_ts different from its ts).
+    """
+    if event.get("type") != "message" or event.get("subtype") or event.get("bot_id"):
+        return False
+    user = event.get("user")
+    if not user or user == bot_user_id:
+        return False
+    thread_ts = event.get("thread_ts")
+    return bool(thread_ts) and thread_ts != event.get("ts")
+
+
+def receive_teammate_message(
+    db: Database, *, event_id: str, event: Mapping[str, Any]
+) -> Reply | None:
+    """Text a teammate's thread message to the candidate; None for a retried event."""
+    with db.write() as session:
+        return conversations.record_teammate_reply(
+            session=session,
+            event_id=event_id,
+            channel=event["channel"],
+            thread_ts=event["thread_ts"],
+            ts=event["ts"],
+            user=event["user"],
+            text=event.get("text", ""),
+        )

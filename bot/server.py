@@ -1,0 +1,95 @@
+"""The HTTP edge: one Starlette app serving Slack, Twilio and /healthz, with the outbox
+dispatcher and the scheduler running beside it."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import structlog
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot.clients import slack_client, twilio_client
+from bot.dispatcher import Dispatcher
+from bot.settings import Settings
+from bot.slack_app import build_slack_app
+from bot.webhooks import TwilioWebhooks
+from scheduler.runner import Scheduler
+from storage import outbox
+from storage.db import Database
+
+log = structlog.get_logger(__name__)
+
+
+def create_app(settings: Settings, db: Database) -> Starlette:
+    """The whole server; workers start with the app unless RUN_WORKERS is off."""
+    slack = slack_client(settings)
+    dispatcher = Dispatcher(db=db, settings=settings, slack=slack, twilio=twilio_client(settings))
+    bolt = build_slack_app(settings=settings, db=db, client=slack, wake=dispatcher.wake.set)
+    twilio = TwilioWebhooks(db=db, settings=settings, wake=dispatcher.wake.set)
+    scheduler = Scheduler(db=db)
+
+    async def slack_events(request: Request) -> Response:
+        body = await request.body()
+        response = await run_in_threadpool(bolt.dispatch, to_bolt_request(request, body))
+        return to_starlette_response(response)
+
+    async def healthz(_request: Request) -> Response:
+        return await run_in_threadpool(_health, settings, db)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[None]:
+        socket_mode: Any = None
+        if settings.RUN_WORKERS:
+            dispatcher.start()
+            scheduler.start()
+        if settings.socket_mode:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            socket_mode = SocketModeHandler(bolt, settings.SLACK_APP_TOKEN, trace_enabled=False)
+            socket_mode.connect()
+        log.info("serve.started", socket_mode=settings.socket_mode, workers=settings.RUN_WORKERS)
+        try:
+            yield
+        finally:
+            if socket_mode is not None:
+                socket_mode.close()
+            scheduler.stop()
+            dispatcher.stop()
+            log.info("serve.stopped")
+
+    routes = [
+        Route("/twilio/sms", twilio.sms, methods=["POST"]),
+        Route("/twilio/status", twilio.status, methods=["POST"]),
+        Route("/healthz", healthz, methods=["GET"]),
+    ]
+    if not settings.socket_mode:
+        routes.append(Route("/slack/events", slack_events, methods=["POST"]))
+    app = Starlette(routes=routes, lifespan=lifespan)
+    app.state.dispatcher = dispatcher
+    return app
+
+
+def _health(settings: Settings, db: Database) -> Response:
+    integrations = {
+        "slack": "socket_mode" if settings.socket_mode else "events_api",
+        "twilio": "messaging_service" if settings.TWILIO_MESSAGING_SERVICE_SID else "number",
+    }
+    try:
+        with db.read() as session:
+            backlog = outbox.backlog(session=session)
+    except Exception as error:  # any database failure means unhealthy
+        log.error("health.database_unreachable", error=repr(error))
+        return JSONResponse(
+            {"status": "unhealthy", "database": "unreachable", "integrations": integrations},
+            status_code=503,
+        )
+    return JSONResponse(
+        {"status": "ok", "database": "ok", "integrations": integrations, "outbox_backlog": backlog}
+    )

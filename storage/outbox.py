@@ -1,0 +1,175 @@
+"""The outbox: work for Slack and Twilio, stored in the same transaction as its cause.
+
+A dispatcher takes the oldest entry of each lane once it is due, claims it with a
+conditional update (so two dispatchers never do one entry twice), and records how it
+went. Entries left `in_flight` by a crash are handed back on start.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from storage.models import OutboxEntry, utcnow
+
+_outbox = OutboxEntry.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class Work:
+    """A claimed outbox entry, as the dispatcher sees it."""
+
+    id: int
+    kind: str
+    lane: str
+    pace_key: str
+    payload: dict[str, Any]
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+
+
+def enqueue(
+    *, session: Session, kind: str, lane: str, pace_key: str, payload: dict[str, Any]
+) -> None:
+    """Add work; it is done after the current transaction commits."""
+    now = utcnow()
+    session.execute(
+        _outbox.insert(),
+        {
+            "kind": kind,
+            "lane": lane,
+            "pace_key": pace_key,
+            "payload": payload,
+            "state": "pending",
+            "attempts": 0,
+            "next_attempt_at": now,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+
+
+def due_heads(
+    *, session: Session, kinds: frozenset[str], now: datetime, limit: int = 200
+) -> list[Work]:
+    """The oldest undone entry of each lane, where it is due: the next thing to do."""
+    earlier = _outbox.alias("earlier")
+    blocked = (
+        sa.select(earlier.c.id)
+        .where(
+            earlier.c.lane == _outbox.c.lane,
+            earlier.c.id < _outbox.c.id,
+            earlier.c.state.in_(("pending", "in_flight")),
+        )
+        .exists()
+    )
+    rows = session.execute(
+        sa.select(_outbox)
+        .where(
+            _outbox.c.state == "pending",
+            _outbox.c.next_attempt_at <= now,
+            _outbox.c.kind.in_(sorted(kinds)),
+            ~blocked,
+        )
+        .order_by(_outbox.c.id)
+        .limit(limit)
+    )
+    return [_work(row) for row in rows]
+
+
+def next_due_at(*, session: Session, kinds: frozenset[str]) -> datetime | None:
+    """When the earliest pending entry of these kinds falls due."""
+    return session.execute(
+        sa.select(sa.func.min(_outbox.c.next_attempt_at)).where(
+            _outbox.c.state == "pending", _outbox.c.kind.in_(sorted(kinds))
+        )
+    ).scalar()
+
+
+def claim(*, session: Session, entry_id: int) -> bool:
+    """Take an entry for doing; False if another dispatcher took it first."""
+    result = session.execute(
+        _outbox.update()
+        .where(_outbox.c.id == entry_id, _outbox.c.state == "pending")
+        .values(state="in_flight", attempts=_outbox.c.attempts + 1, updated_at=utcnow())
+    )
+    return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def mark_done(*, session: Session, entry_id: int) -> None:
+    """The work reached its platform."""
+    session.execute(
+        _outbox.update()
+        .where(_outbox.c.id == entry_id)
+        .values(state="done", last_error=None, updated_at=utcnow())
+    )
+
+
+def retry_later(*, session: Session, entry_id: int, delay: timedelta, error: str) -> None:
+    """Put the entry back, due after `delay`; its lane waits for it."""
+    now = utcnow()
+    session.execute(
+        _outbox.update()
+        .where(_outbox.c.id == entry_id)
+        .values(state="pending", next_attempt_at=now + delay, last_error=error, updated_at=now)
+    )
+
+
+def mark_failed(*, session: Session, entry_id: int, error: str) -> None:
+    """Give the entry up for good; the lane moves on."""
+    session.execute(
+        _outbox.update()
+        .where(_outbox.c.id == entry_id)
+        .values(state="failed", last_error=error, updated_at=utcnow())
+    )
+
+
+def take_back_in_flight(*, session: Session, kinds: frozenset[str]) -> list[Work]:
+    """Entries a crash left in flight, put back to pending; returned for a look first."""
+    rows = list(
+        session.execute(
+            sa.select(_outbox).where(
+                _outbox.c.state == "in_flight", _outbox.c.kind.in_(sorted(kinds))
+            )
+        )
+    )
+    if rows:
+        session.execute(
+            _outbox.update()
+            .where(_outbox.c.id.in_([row.id for row in rows]))
+            .values(state="pending", next_attempt_at=utcnow())
+        )
+    return [_work(row) for row in rows]
+
+
+def backlog(*, session: Session) -> int:
+    """How many entries are waiting to be done."""
+    return session.execute(
+        sa.select(sa.func.count()).where(_outbox.c.state.in_(("pending", "in_flight")))
+    ).scalar_one()
+
+
+def entries(*, session: Session, state: str | None = None) -> list[Work]:
+    """Every entry (in a state), oldest first: for tests and `caretbot outbox`."""
+    query = sa.select(_outbox).order_by(_outbox.c.id)
+    if state is not None:
+        query = query.where(_outbox.c.state == state)
+    return [_work(row) for row in session.execute(query)]
+
+
+def _work(row: Any) -> Work:
+    return Work(
+        id=row.id,
+        kind=row.kind,
+        lane=row.lane,
+        pace_key=row.pace_key,
+        payload=dict(row.payload or {}),
+        attempts=row.attempts,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
