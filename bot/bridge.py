@@ -3,7 +3,7 @@ thread message leads to. Webhooks and listeners call these after checking signat
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
@@ -13,7 +13,7 @@ from bot.settings import Settings
 from grammar.keywords import Keyword
 from grammar.phones import to_e164
 from storage import conversations, messages
-from storage.conversations import Inbound, Reply
+from storage.conversations import Inbound, InboundText, Reply
 from storage.db import Database
 
 log = structlog.get_logger(__name__)
@@ -51,8 +51,8 @@ def media_of(params: Mapping[str, str]) -> list[dict[str, str]]:
     ]
 
 
-def receive_text(db: Database, settings: Settings, params: Mapping[str, str]) -> Inbound | None:
-    """Store an inbound text (Twilio's webhook parameters); None if nothing new was stored."""
+def parse_inbound(params: Mapping[str, str]) -> InboundText | None:
+    """An inbound webhook's text; None for senders that are not candidates."""
     missing = [name for name in ("MessageSid", "From", "To") if not params.get(name)]
     if missing:
         raise MalformedWebhook(f"missing {', '.join(missing)}")
@@ -61,21 +61,34 @@ def receive_text(db: Database, settings: Settings, params: Mapping[str, str]) ->
         # Short codes and alphanumeric senders are carriers and services, not candidates.
         log.warning("sms.unknown_sender", sid=params["MessageSid"], sender=params["From"])
         return None
+    return InboundText(
+        sid=params["MessageSid"],
+        phone=phone,
+        team_number=params["To"],
+        body=params.get("Body", ""),
+        media=media_of(params),
+    )
+
+
+def receive_texts(
+    db: Database, settings: Settings, texts: Sequence[InboundText]
+) -> list[Inbound | None]:
+    """Store inbound texts in one transaction; None in place of those already stored."""
     assert settings.SLACK_CHANNEL_ID
-    body = params.get("Body", "")
     with db.write() as session:
-        inbound = conversations.record_inbound(
-            session=session,
-            sid=params["MessageSid"],
-            phone=phone,
-            team_number=params["To"],
-            body=body,
-            media=media_of(params),
-            channel=settings.SLACK_CHANNEL_ID,
+        stored = conversations.record_inbound_batch(
+            session=session, texts=list(texts), channel=settings.SLACK_CHANNEL_ID
         )
-        if inbound is not None and inbound.keyword is not None:
-            _answer_keyword(session, settings, inbound, body.strip().upper())
-    return inbound
+        for text, inbound in zip(texts, stored, strict=True):
+            if inbound is not None and inbound.keyword is not None:
+                _answer_keyword(session, settings, inbound, text.body.strip().upper())
+    return stored
+
+
+def receive_text(db: Database, settings: Settings, params: Mapping[str, str]) -> Inbound | None:
+    """Store one inbound text (Twilio's webhook parameters); None if nothing new."""
+    text = parse_inbound(params)
+    return None if text is None else receive_texts(db, settings, [text])[0]
 
 
 def _answer_keyword(session: Any, settings: Settings, inbound: Inbound, word: str) -> None:

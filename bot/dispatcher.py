@@ -13,7 +13,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -21,6 +21,7 @@ import requests
 import structlog
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
+from sqlmodel import Session
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client as TwilioClient
 
@@ -40,6 +41,8 @@ SLACK_TRANSIENT = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
 MAX_BACKOFF_SECONDS = 300.0
+# Heads of lanes claimed at once; given back if the dispatcher stops before doing them.
+CLAIM_BATCH = 50
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ class Outcome:
     error: str | None = None
     delay: float = 0.0
     note: str | None = None  # said in the thread when the work is given up
+    # What to store about the result, in the transaction that marks the work done.
+    record: Callable[[Session], None] | None = None
 
 
 DONE = Outcome("done")
@@ -132,18 +137,17 @@ class Dispatcher:
 
     def run_once(self, kinds: frozenset[str]) -> int:
         """Do every due head of lane once; the number done or tried."""
-        with self.db.read() as session:
-            heads = outbox.due_heads(session=session, kinds=kinds, now=utcnow())
-        done = 0
-        for work in heads:
+        with self.db.write() as session:
+            heads = outbox.due_heads(session=session, kinds=kinds, now=utcnow(), limit=CLAIM_BATCH)
+            claimed = outbox.claim_many(session=session, entry_ids=[work.id for work in heads])
+        mine = [work for work in heads if work.id in claimed]
+        for index, work in enumerate(mine):
             if self.stopping.is_set():
-                break
-            with self.db.write() as session:
-                if not outbox.claim(session=session, entry_id=work.id):
-                    continue
-            self.deliver(work)
-            done += 1
-        return done
+                with self.db.write() as session:
+                    outbox.release(session=session, entry_ids=[w.id for w in mine[index:]])
+                return index
+            self.deliver(replace(work, attempts=work.attempts + 1))
+        return len(mine)
 
     def _idle_seconds(self, kinds: frozenset[str]) -> float:
         with self.db.read() as session:
@@ -173,6 +177,8 @@ class Dispatcher:
 
     def _record(self, work: Work, outcome: Outcome) -> None:
         with self.db.write() as session:
+            if outcome.record is not None:
+                outcome.record(session)
             if outcome.state == "done":
                 outbox.mark_done(session=session, entry_id=work.id)
             elif outcome.state == "retry":
@@ -283,14 +289,16 @@ class Dispatcher:
             )
         except (SlackApiError, OSError, requests.RequestException) as error:
             return self._slack_outcome(work, error)
-        with self.db.write() as session:
-            messages.set_slack_ts(
-                session=session,
-                message_id=view.message.id,  # type: ignore[arg-type]
-                slack_ts=response["ts"],
-            )
         log.info("slack.posted", conversation=conversation.id, message=view.message.id)
-        return DONE
+        message_id, slack_ts = view.message.id, response["ts"]
+        return Outcome(
+            "done",
+            record=lambda session: messages.set_slack_ts(
+                session=session,
+                message_id=message_id,  # type: ignore[arg-type]
+                slack_ts=slack_ts,
+            ),
+        )
 
     def _post_note(self, work: Work) -> Outcome:
         with self.db.read() as session:

@@ -17,6 +17,7 @@ from starlette.responses import Response
 from twilio.request_validator import RequestValidator
 
 from bot import bridge
+from bot.group_commit import GroupCommit
 from bot.settings import Settings
 from storage.db import Database
 
@@ -35,6 +36,7 @@ class TwilioWebhooks:
         self.wake = wake
         self.public_url = settings.PUBLIC_URL
         self.validator = RequestValidator(settings.TWILIO_AUTH_TOKEN)
+        self.inbound = GroupCommit(lambda texts: bridge.receive_texts(db, settings, texts))
 
     async def _verified_params(self, request: Request) -> dict[str, str] | None:
         body = await request.body()
@@ -64,10 +66,11 @@ class TwilioWebhooks:
             log.warning("twilio.bad_signature", path=request.url.path)
             return Response("invalid signature", status_code=403)
         try:
-            inbound = bridge.receive_text(self.db, self.settings, params)
+            text = bridge.parse_inbound(params)
         except bridge.MalformedWebhook as error:
             log.warning("sms.malformed", error=str(error))
             return Response(f"malformed webhook: {error}", status_code=400)
+        inbound = None if text is None else await self.inbound.submit(text)
         if inbound is None:
             log.info("sms.duplicate_or_ignored", sid=params.get("MessageSid"))
         else:

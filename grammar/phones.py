@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import phonenumbers
 
 
+@lru_cache(maxsize=65536)  # the same numbers text again and again
 def to_e164(text: str, region: str | None = None) -> str | None:
     """`text` as +15125550100, or None when it is not a valid phone number.
 

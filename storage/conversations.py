@@ -72,116 +72,214 @@ class Reply:
     message_id: int | None = None
 
 
+# Built once: the hot path only binds values (no statement construction per webhook).
+_TOUCH_CANDIDATE = (
+    _candidates.update()
+    .where(_candidates.c.id == sa.bindparam("candidate_id"))
+    .values(last_inbound_at=sa.bindparam("now"), updated_at=sa.bindparam("now"))
+)
+_OPT_CANDIDATE = (
+    _candidates.update()
+    .where(_candidates.c.id == sa.bindparam("candidate_id"))
+    .values(
+        opted_out=sa.bindparam("opted_out"),
+        opted_out_at=sa.bindparam("opted_out_at"),
+        opt_out_source=sa.bindparam("opt_out_source"),
+        opt_out_reason=sa.bindparam("opt_out_reason"),
+    )
+)
+
+
 def _insert_ignore(session: Session, table: sa.Table, conflict: list[str]) -> Any:
     dialect = session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    return insert(table).on_conflict_do_nothing(index_elements=conflict)
+    return _INSERT_IGNORE[(dialect == "postgresql", table.name, tuple(conflict))]
 
 
-def record_inbound(
-    *,
-    session: Session,
-    sid: str,
-    phone: str,
-    team_number: str,
-    body: str,
-    media: list[dict[str, str]],
-    channel: str,
-) -> Inbound | None:
-    """Store an inbound text and the Slack post that shows it; None if `sid` was stored."""
+_INSERT_IGNORE = {
+    (is_pg, table.name, tuple(conflict)): (postgresql.insert if is_pg else sqlite.insert)(table)
+    .on_conflict_do_nothing(index_elements=conflict)
+    .returning(*table.primary_key.columns)
+    for is_pg in (False, True)
+    for table, conflict in (
+        (_candidates, ["phone"]),
+        (_conversations, ["candidate_id", "team_number"]),
+        (_messages, ["twilio_sid"]),
+        (_events, ["event_id"]),
+    )
+}
+
+
+@dataclass(frozen=True)
+class InboundText:
+    """An inbound text as Twilio described it, its sender already in E.164."""
+
+    sid: str
+    phone: str
+    team_number: str
+    body: str
+    media: list[dict[str, str]]
+
+
+def record_inbound(*, session: Session, text: InboundText, channel: str) -> Inbound | None:
+    """Store one inbound text and the Slack post that shows it; None if already stored."""
+    return record_inbound_batch(session=session, texts=[text], channel=channel)[0]
+
+
+def record_inbound_batch(
+    *, session: Session, texts: list[InboundText], channel: str
+) -> list[Inbound | None]:
+    """Store inbound texts in one transaction (group commit under load), in order.
+
+    Each text gets its Slack post in the outbox; a MessageSid stored before, or twice
+    in the batch, gives None in its place.
+    """
     now = utcnow()
-    if session.execute(sa.select(_messages.c.id).where(_messages.c.twilio_sid == sid)).first():
-        return None
-    candidate_id = _candidate_id(session, phone, now)
-    conversation_id, new_conversation = _conversation_id(
-        session, candidate_id, team_number, channel, now
+    connection = session.connection()
+    known = set(
+        connection.execute(
+            sa.select(_messages.c.twilio_sid).where(
+                _messages.c.twilio_sid.in_([text.sid for text in texts])
+            )
+        ).scalars()
     )
-    message_id = session.execute(
-        _insert_ignore(session, _messages, ["twilio_sid"])
-        .values(
-            conversation_id=conversation_id,
-            direction="inbound",
-            body=body,
-            media=media,
-            twilio_sid=sid,
-            status="received",
-            created_at=now,
+    fresh: list[InboundText] = []
+    for text in texts:
+        if text.sid not in known:
+            known.add(text.sid)
+            fresh.append(text)
+    if not fresh:
+        return [None] * len(texts)
+    candidate_ids = _candidate_ids(connection, session, {t.phone for t in fresh}, now)
+    conversation_ids = _conversation_ids(
+        connection,
+        session,
+        {(candidate_ids[t.phone], t.team_number) for t in fresh},
+        channel,
+        now,
+    )
+    message_ids = (
+        connection.execute(
+            _messages.insert().returning(_messages.c.id, sort_by_parameter_order=True),
+            [
+                {
+                    "conversation_id": conversation_ids[(candidate_ids[t.phone], t.team_number)][0],
+                    "direction": "inbound",
+                    "body": t.body,
+                    "media": t.media,
+                    "twilio_sid": t.sid,
+                    "status": "received",
+                    "created_at": now,
+                }
+                for t in fresh
+            ],
         )
-        .returning(_messages.c.id)
-    ).scalar()
-    if message_id is None:  # the same webhook, stored a moment ago by another process
-        return None
-    keyword = keyword_of(body)
-    candidate_values: dict[str, Any] = {"last_inbound_at": now, "updated_at": now}
-    if keyword is Keyword.OPT_OUT:
-        candidate_values |= {
-            "opted_out": True,
-            "opted_out_at": now,
-            "opt_out_source": "sms",
-            "opt_out_reason": body.strip().upper(),
-        }
-    elif keyword is Keyword.OPT_IN:
-        candidate_values |= {
-            "opted_out": False,
-            "opted_out_at": None,
-            "opt_out_source": None,
-            "opt_out_reason": None,
-        }
-    session.execute(
-        _candidates.update().where(_candidates.c.id == candidate_id).values(candidate_values)
+        .scalars()
+        .all()
     )
-    outbox.enqueue(
-        session=session,
-        kind=POST_INBOUND,
-        lane=slack_lane(conversation_id),
-        pace_key=slack_pace(channel),
-        payload={"message_id": message_id},
+    connection.execute(
+        _TOUCH_CANDIDATE,
+        [{"candidate_id": candidate_ids[phone], "now": now} for phone in {t.phone for t in fresh}],
     )
-    return Inbound(message_id, conversation_id, new_conversation, keyword)
-
-
-def _candidate_id(session: Session, phone: str, now: Any) -> int:
-    found = session.execute(
-        sa.select(_candidates.c.id).where(_candidates.c.phone == phone)
-    ).scalar()
-    if found is not None:
-        return int(found)
-    session.execute(
-        _insert_ignore(session, _candidates, ["phone"]).values(
-            phone=phone,
-            opt_in=False,
-            opted_out=False,
-            custom_fields={},
-            created_at=now,
-            updated_at=now,
+    results: dict[str, Inbound] = {}
+    outbox_rows = []
+    for text, message_id in zip(fresh, message_ids, strict=True):
+        conversation_id, new = conversation_ids[(candidate_ids[text.phone], text.team_number)]
+        keyword = keyword_of(text.body)
+        if keyword in (Keyword.OPT_OUT, Keyword.OPT_IN):
+            _set_opt_out(connection, candidate_ids[text.phone], keyword, text.body, now)
+        results[text.sid] = Inbound(message_id, conversation_id, new, keyword)
+        outbox_rows.append(
+            outbox.row(
+                kind=POST_INBOUND,
+                lane=slack_lane(conversation_id),
+                pace_key=slack_pace(channel),
+                payload={"message_id": message_id},
+                now=now,
+            )
         )
-    )
-    return int(
-        session.execute(
-            sa.select(_candidates.c.id).where(_candidates.c.phone == phone)
-        ).scalar_one()
+    outbox.enqueue_many(session=session, rows=outbox_rows)
+    first_of_sid = {id(t) for t in fresh}
+    return [results[t.sid] if id(t) in first_of_sid else None for t in texts]
+
+
+def _set_opt_out(
+    connection: sa.Connection, candidate_id: int, keyword: Keyword, body: str, now: Any
+) -> None:
+    opting_out = keyword is Keyword.OPT_OUT
+    connection.execute(
+        _OPT_CANDIDATE,
+        {
+            "candidate_id": candidate_id,
+            "opted_out": opting_out,
+            "opted_out_at": now if opting_out else None,
+            "opt_out_source": "sms" if opting_out else None,
+            "opt_out_reason": body.strip().upper() if opting_out else None,
+        },
     )
 
 
-def _conversation_id(
-    session: Session, candidate_id: int, team_number: str, channel: str, now: Any
-) -> tuple[int, bool]:
-    where = (_conversations.c.candidate_id == candidate_id) & (
-        _conversations.c.team_number == team_number
+def _candidate_ids(
+    connection: sa.Connection, session: Session, phones: set[str], now: Any
+) -> dict[str, int]:
+    """Candidate ids by phone, creating the candidates not met before."""
+    query = sa.select(_candidates.c.phone, _candidates.c.id).where(
+        _candidates.c.phone.in_(sorted(phones))
     )
-    found = session.execute(sa.select(_conversations.c.id).where(where)).scalar()
-    if found is not None:
-        return int(found), False
-    session.execute(
-        _insert_ignore(session, _conversations, ["candidate_id", "team_number"]).values(
-            candidate_id=candidate_id,
-            team_number=team_number,
-            slack_channel=channel,
-            status="open",
-            created_at=now,
+    found = dict(connection.execute(query).tuples().all())
+    missing = phones - found.keys()
+    if missing:
+        connection.execute(
+            _insert_ignore(session, _candidates, ["phone"]),
+            [
+                {
+                    "phone": phone,
+                    "opt_in": False,
+                    "opted_out": False,
+                    "custom_fields": {},
+                    "created_at": now,
+                    "updated_at": now,
+                }
+                for phone in sorted(missing)
+            ],
         )
+        found = dict(connection.execute(query).tuples().all())
+    return found
+
+
+def _conversation_ids(
+    connection: sa.Connection,
+    session: Session,
+    keys: set[tuple[int, str]],
+    channel: str,
+    now: Any,
+) -> dict[tuple[int, str], tuple[int, bool]]:
+    """(conversation id, created now) by (candidate id, team number)."""
+    query = sa.select(
+        _conversations.c.candidate_id, _conversations.c.team_number, _conversations.c.id
+    ).where(_conversations.c.candidate_id.in_(sorted({c for c, _ in keys})))
+
+    def lookup() -> dict[tuple[int, str], int]:
+        rows = connection.execute(query).tuples().all()
+        return {(c, n): i for c, n, i in rows if (c, n) in keys}
+
+    found = lookup()
+    missing = keys - found.keys()
+    if not missing:
+        return {key: (value, False) for key, value in found.items()}
+    connection.execute(
+        _insert_ignore(session, _conversations, ["candidate_id", "team_number"]),
+        [
+            {
+                "candidate_id": candidate_id,
+                "team_number": team_number,
+                "slack_channel": channel,
+                "status": "open",
+                "created_at": now,
+            }
+            for candidate_id, team_number in sorted(missing)
+        ],
     )
-    return int(session.execute(sa.select(_conversations.c.id).where(where)).scalar_one()), True
+    return {key: (value, key in missing) for key, value in lookup().items()}
 
 
 def record_teammate_reply(
@@ -262,9 +360,8 @@ def opted_out_reason(source: str | None) -> str:
 def mark_event_processed(*, session: Session, event_id: str) -> bool:
     """Remember a Slack event id; False when it was already remembered."""
     inserted = session.execute(
-        _insert_ignore(session, _events, ["event_id"])
-        .values(event_id=event_id, received_at=utcnow())
-        .returning(_events.c.event_id)
+        _insert_ignore(session, _events, ["event_id"]),
+        {"event_id": event_id, "received_at": utcnow()},
     ).scalar()
     return inserted is not None
 

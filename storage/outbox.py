@@ -33,24 +33,38 @@ class Work:
     updated_at: datetime
 
 
+_INSERT = _outbox.insert()
+
+
+def row(
+    *, kind: str, lane: str, pace_key: str, payload: dict[str, Any], now: datetime
+) -> dict[str, Any]:
+    """The values of a new outbox entry (for `enqueue_many`)."""
+    return {
+        "kind": kind,
+        "lane": lane,
+        "pace_key": pace_key,
+        "payload": payload,
+        "state": "pending",
+        "attempts": 0,
+        "next_attempt_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+def enqueue_many(*, session: Session, rows: list[dict[str, Any]]) -> None:
+    """Add several entries in one statement, in order."""
+    if rows:
+        session.connection().execute(_INSERT, rows)
+
+
 def enqueue(
     *, session: Session, kind: str, lane: str, pace_key: str, payload: dict[str, Any]
 ) -> None:
     """Add work; it is done after the current transaction commits."""
-    now = utcnow()
-    session.execute(
-        _outbox.insert(),
-        {
-            "kind": kind,
-            "lane": lane,
-            "pace_key": pace_key,
-            "payload": payload,
-            "state": "pending",
-            "attempts": 0,
-            "next_attempt_at": now,
-            "created_at": now,
-            "updated_at": now,
-        },
+    session.connection().execute(
+        _INSERT, row(kind=kind, lane=lane, pace_key=pace_key, payload=payload, now=utcnow())
     )
 
 
@@ -99,6 +113,29 @@ def claim(*, session: Session, entry_id: int) -> bool:
         .values(state="in_flight", attempts=_outbox.c.attempts + 1, updated_at=utcnow())
     )
     return result.rowcount == 1  # type: ignore[attr-defined]
+
+
+def claim_many(*, session: Session, entry_ids: list[int]) -> set[int]:
+    """Take several entries at once; the ids this caller got."""
+    if not entry_ids:
+        return set()
+    claimed = session.execute(
+        _outbox.update()
+        .where(_outbox.c.id.in_(entry_ids), _outbox.c.state == "pending")
+        .values(state="in_flight", attempts=_outbox.c.attempts + 1, updated_at=utcnow())
+        .returning(_outbox.c.id)
+    )
+    return set(claimed.scalars())
+
+
+def release(*, session: Session, entry_ids: list[int]) -> None:
+    """Give claimed entries back, untried (the dispatcher is stopping)."""
+    if entry_ids:
+        session.execute(
+            _outbox.update()
+            .where(_outbox.c.id.in_(entry_ids), _outbox.c.state == "in_flight")
+            .values(state="pending", attempts=_outbox.c.attempts - 1)
+        )
 
 
 def mark_done(*, session: Session, entry_id: int) -> None:

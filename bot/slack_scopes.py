@@ -1,0 +1,29 @@
+"""What caretbot asks of Slack: the Web API methods it calls with their scopes, and the
+events it listens to with their subscriptions. app.yaml must grant all of it (a test
+checks), so a new call or listener starts here."""
+
+from __future__ import annotations
+
+# slack_sdk method name -> the bot scope it needs.
+METHOD_SCOPES = {
+    "chat_postMessage": "chat:write",
+    "chat_update": "chat:write",
+    "chat_postEphemeral": "chat:write",
+    "reactions_add": "reactions:write",
+    "users_info": "users:read",
+    "users_lookupByEmail": "users:read.email",
+    "conversations_open": "im:write",
+    "files_upload_v2": "files:write",
+}
+# chat.postMessage with `username`/`icon_emoji` (the candidate's name on their texts).
+CUSTOMIZE_SCOPE = "chat:write.customize"
+SLASH_COMMAND_SCOPE = "commands"
+
+# Event type the code listens to -> the subscriptions (and scopes) that deliver it.
+EVENT_SUBSCRIPTIONS = {
+    "message": {
+        "message.channels": "channels:history",
+        "message.groups": "groups:history",
+        "message.im": "im:history",
+    },
+}
