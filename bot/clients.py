@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from typing import Any
+
 from slack_sdk import WebClient
+from twilio.http.http_client import TwilioHttpClient
+from twilio.http.response import Response
 from twilio.rest import Client as TwilioClient
 
 from bot.settings import Settings
@@ -26,9 +31,39 @@ def slack_client(settings: Settings) -> WebClient:
     )
 
 
+class TwilioHttp(TwilioHttpClient):
+    """twilio-python's HTTP client, remembering a 429's Retry-After for the outbox.
+
+    TwilioRestException carries no headers; the dispatcher calls from one thread, so
+    the value read right after a failed call is that call's.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(timeout=HTTP_TIMEOUT_SECONDS)
+        self._retry_after = threading.local()
+
+    def request(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().request(*args, **kwargs)
+        headers = response.headers or {}
+        self._retry_after.value = (
+            headers.get("Retry-After") if response.status_code == 429 else None
+        )
+        return response
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds Twilio asked to wait on this thread's last call, if it asked."""
+        value = getattr(self._retry_after, "value", None)
+        try:
+            return float(value) if value else None
+        except ValueError:
+            return None
+
+
 def twilio_client(settings: Settings) -> TwilioClient:
     """A REST client whose Messages calls go to TWILIO_API_URL."""
-    client = TwilioClient(settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN)
+    client = TwilioClient(
+        settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN, http_client=TwilioHttp()
+    )
     client.api.base_url = settings.TWILIO_API_URL.rstrip("/")
-    client.http_client.timeout = HTTP_TIMEOUT_SECONDS
     return client

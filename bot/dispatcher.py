@@ -436,8 +436,11 @@ class Dispatcher:
     ) -> Outcome:
         code = error.code
         if error.status == 429 or error.status >= 500 or code in twilio_errors.RETRYABLE:
+            retry_after = getattr(self.twilio.http_client, "retry_after", None)
             return Outcome(
-                "retry", error=f"twilio {error.status} {code}", delay=backoff(work.attempts)
+                "retry",
+                error=f"twilio {error.status} {code}",
+                delay=retry_after if retry_after is not None else backoff(work.attempts),
             )
         conversation = view.conversation
         with self.db.write() as session:
