@@ -37,7 +37,12 @@ def create_app(settings: Settings, db: Database) -> Starlette:
 
     async def slack_events(request: Request) -> Response:
         body = await request.body()
-        response = await run_in_threadpool(bolt.dispatch, to_bolt_request(request, body))
+        try:
+            bolt_request = to_bolt_request(request, body)
+        except ValueError as error:  # a body that is not the JSON or form it claims to be
+            log.warning("slack.malformed_request", error=str(error))
+            return Response("malformed request body", status_code=400)
+        response = await run_in_threadpool(bolt.dispatch, bolt_request)
         return to_starlette_response(response)
 
     async def healthz(_request: Request) -> Response:

@@ -225,7 +225,7 @@ def _candidate_ids(
     query = sa.select(_candidates.c.phone, _candidates.c.id).where(
         _candidates.c.phone.in_(sorted(phones))
     )
-    found = dict(connection.execute(query).tuples().all())
+    found = dict(connection.execute(query).all())
     missing = phones - found.keys()
     if missing:
         connection.execute(
@@ -242,7 +242,7 @@ def _candidate_ids(
                 for phone in sorted(missing)
             ],
         )
-        found = dict(connection.execute(query).tuples().all())
+        found = dict(connection.execute(query).all())
     return found
 
 
@@ -259,7 +259,7 @@ def _conversation_ids(
     ).where(_conversations.c.candidate_id.in_(sorted({c for c, _ in keys})))
 
     def lookup() -> dict[tuple[int, str], int]:
-        rows = connection.execute(query).tuples().all()
+        rows = connection.execute(query).all()
         return {(c, n): i for c, n, i in rows if (c, n) in keys}
 
     found = lookup()
