@@ -22,7 +22,7 @@ import structlog
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlmodel import Session
-from twilio.base.exceptions import TwilioRestException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client as TwilioClient
 
 from bot import cards, twilio_errors
@@ -415,7 +415,8 @@ class Dispatcher:
                 date_sent_after=since - timedelta(days=1),
                 limit=50,
             )
-        except (TwilioRestException, OSError, requests.RequestException):
+        # A failed list raises the base TwilioException ("Unable to fetch page").
+        except (TwilioException, OSError, requests.RequestException):
             log.warning("sms.lookup_failed")
             return None
         return next((m for m in candidates if m.body == body), None)
