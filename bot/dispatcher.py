@@ -45,6 +45,10 @@ MAX_BACKOFF_SECONDS = 300.0
 CLAIM_BATCH = 50
 
 
+class LookupFailed(Exception):
+    """Twilio could not say whether an earlier attempt already sent a text."""
+
+
 @dataclass(frozen=True)
 class Outcome:
     """How one piece of work went."""
@@ -364,9 +368,15 @@ class Dispatcher:
             return DONE
         if message.status == "sending":
             # An earlier attempt may have reached Twilio before a crash or a timeout.
-            found = self._find_sent(
-                message.body, candidate.phone, conversation.team_number, message.created_at
-            )
+            try:
+                found = self._find_sent(
+                    message.body, candidate.phone, conversation.team_number, message.created_at
+                )
+            except LookupFailed as error:
+                # Sending blind could text the candidate twice: wait until Twilio answers.
+                return Outcome(
+                    "retry", error=f"look-up failed: {error}", delay=backoff(work.attempts)
+                )
             if found is not None:
                 self._record_sent(message_id, found)
                 log.info("sms.found_after_restart", message=message_id, sid=found.sid)
@@ -416,9 +426,8 @@ class Dispatcher:
                 limit=50,
             )
         # A failed list raises the base TwilioException ("Unable to fetch page").
-        except (TwilioException, OSError, requests.RequestException):
-            log.warning("sms.lookup_failed")
-            return None
+        except (TwilioException, OSError, requests.RequestException) as error:
+            raise LookupFailed(repr(error)) from error
         return next((m for m in candidates if m.body == body), None)
 
     def _record_sent(self, message_id: int, sent: Any) -> None:
