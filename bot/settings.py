@@ -98,6 +98,20 @@ class Settings(BaseSettings):
     OUTBOX_MAX_ATTEMPTS: int = Field(default=8, ge=1)
     RUN_WORKERS: bool = True
 
+    @field_validator("DATABASE_URL")
+    @classmethod
+    def _database_url(cls, value: str) -> str:
+        from sqlalchemy.engine import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            backend = make_url(value).get_backend_name()
+        except ArgumentError:
+            raise ValueError(f"{value!r} is not a database URL") from None
+        if backend not in ("sqlite", "postgresql"):
+            raise ValueError(f"caretbot runs on SQLite or PostgreSQL, not {backend}")
+        return value
+
     @field_validator("TWILIO_FROM_NUMBER")
     @classmethod
     def _e164(cls, value: str | None) -> str | None:

@@ -38,55 +38,92 @@ class MessageView:
     candidate: Candidate
 
 
+_conversations = Conversation.__table__  # type: ignore[attr-defined]
+_candidates = Candidate.__table__  # type: ignore[attr-defined]
+
+
+def _labelled(table: sa.Table, prefix: str) -> list[Any]:
+    return [column.label(f"{prefix}{column.name}") for column in table.c]
+
+
+def _model(model: Any, table: sa.Table, prefix: str, row: Any) -> Any:
+    mapping = row._mapping
+    return model(**{column.name: mapping[f"{prefix}{column.name}"] for column in table.c})
+
+
+# Core, built once: loading three ORM entities per outbox entry cost more than the post.
+_VIEW = (
+    sa.select(
+        *_labelled(_messages, "m_"), *_labelled(_conversations, "v_"), *_labelled(_candidates, "c_")
+    )
+    .join(_conversations, _conversations.c.id == _messages.c.conversation_id)
+    .join(_candidates, _candidates.c.id == _conversations.c.candidate_id)
+    .where(_messages.c.id == sa.bindparam("message_id"))
+)
+_CONVERSATION_VIEW = (
+    sa.select(*_labelled(_conversations, "v_"), *_labelled(_candidates, "c_"))
+    .join(_candidates, _candidates.c.id == _conversations.c.candidate_id)
+    .where(_conversations.c.id == sa.bindparam("conversation_id"))
+)
+
+
 def view(*, session: Session, message_id: int) -> MessageView | None:
     """The message, its conversation and its candidate."""
-    row = session.execute(
-        sa.select(Message, Conversation, Candidate)
-        .join(Conversation, Conversation.id == Message.conversation_id)  # type: ignore[arg-type]
-        .join(Candidate, Candidate.id == Conversation.candidate_id)  # type: ignore[arg-type]
-        .where(Message.id == message_id)
-    ).first()
-    return None if row is None else MessageView(*row)
+    row = session.connection().execute(_VIEW, {"message_id": message_id}).first()
+    if row is None:
+        return None
+    return MessageView(
+        _model(Message, _messages, "m_", row),
+        _model(Conversation, _conversations, "v_", row),
+        _model(Candidate, _candidates, "c_", row),
+    )
 
 
 def conversation_view(
     *, session: Session, conversation_id: int
 ) -> tuple[Conversation, Candidate] | None:
     """A conversation and its candidate."""
-    row = session.execute(
-        sa.select(Conversation, Candidate)
-        .join(Candidate, Candidate.id == Conversation.candidate_id)  # type: ignore[arg-type]
-        .where(Conversation.id == conversation_id)
-    ).first()
-    return None if row is None else (row[0], row[1])
+    row = (
+        session.connection()
+        .execute(_CONVERSATION_VIEW, {"conversation_id": conversation_id})
+        .first()
+    )
+    if row is None:
+        return None
+    return (
+        _model(Conversation, _conversations, "v_", row),
+        _model(Candidate, _candidates, "c_", row),
+    )
 
 
 def set_thread(*, session: Session, conversation_id: int, thread_ts: str) -> None:
     """Remember the Slack thread (the candidate card's ts) of a conversation."""
-    session.execute(
-        sa.update(Conversation)
-        .where(Conversation.id == conversation_id)  # type: ignore[arg-type]
+    session.connection().execute(
+        _conversations.update()
+        .where(_conversations.c.id == conversation_id)
         .values(slack_thread_ts=thread_ts)
     )
 
 
 def set_slack_ts(*, session: Session, message_id: int, slack_ts: str) -> None:
     """Remember the Slack message that shows a text."""
-    session.execute(
+    session.connection().execute(
         _messages.update().where(_messages.c.id == message_id).values(slack_ts=slack_ts)
     )
 
 
 def mark_sending(*, session: Session, message_id: int) -> None:
     """The text is about to go to Twilio: a crash from here on means look before resending."""
-    session.execute(_messages.update().where(_messages.c.id == message_id).values(status="sending"))
+    session.connection().execute(
+        _messages.update().where(_messages.c.id == message_id).values(status="sending")
+    )
 
 
 def record_sent(
     *, session: Session, message_id: int, sid: str, status: str, segments: int | None
 ) -> None:
     """Twilio accepted the text."""
-    session.execute(
+    session.connection().execute(
         _messages.update()
         .where(_messages.c.id == message_id)
         .values(twilio_sid=sid, status=status, segments=segments)
@@ -97,7 +134,7 @@ def record_not_sent(
     *, session: Session, message_id: int, status: str, error_code: int | None = None
 ) -> None:
     """The text will not go out: `blocked` (opted out) or `failed` (Twilio refused it)."""
-    session.execute(
+    session.connection().execute(
         _messages.update()
         .where(_messages.c.id == message_id)
         .values(status=status, error_code=error_code)
@@ -137,18 +174,22 @@ def apply_status(
     *, session: Session, sid: str, status: str, error_code: int | None
 ) -> StatusChange | None:
     """Move a message to `status` if that is forward; None when unknown or not forward."""
-    row = session.execute(
-        sa.select(
-            _messages.c.id,
-            _messages.c.status,
-            _messages.c.slack_ts,
-            Conversation.id.label("conversation_id"),  # type: ignore[union-attr]
-            Conversation.slack_channel,
-            Conversation.candidate_id,
+    row = (
+        session.connection()
+        .execute(
+            sa.select(
+                _messages.c.id,
+                _messages.c.status,
+                _messages.c.slack_ts,
+                _conversations.c.id.label("conversation_id"),
+                _conversations.c.slack_channel,
+                _conversations.c.candidate_id,
+            )
+            .join(_conversations, _conversations.c.id == _messages.c.conversation_id)
+            .where(_messages.c.twilio_sid == sid)
         )
-        .join(Conversation, Conversation.id == _messages.c.conversation_id)  # type: ignore[arg-type]
-        .where(_messages.c.twilio_sid == sid)
-    ).first()
+        .first()
+    )
     if row is None:
         return None
     if STATUS_RANK.get(status, -1) <= STATUS_RANK.get(row.status, -1):
@@ -156,7 +197,7 @@ def apply_status(
     values: dict[str, Any] = {"status": status}
     if error_code is not None:
         values["error_code"] = error_code
-    session.execute(_messages.update().where(_messages.c.id == row.id).values(values))
+    session.connection().execute(_messages.update().where(_messages.c.id == row.id).values(values))
     return StatusChange(
         message_id=row.id,
         conversation_id=row.conversation_id,

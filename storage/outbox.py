@@ -82,7 +82,7 @@ def due_heads(
         )
         .exists()
     )
-    rows = session.execute(
+    rows = session.connection().execute(
         sa.select(_outbox)
         .where(
             _outbox.c.state == "pending",
@@ -98,16 +98,20 @@ def due_heads(
 
 def next_due_at(*, session: Session, kinds: frozenset[str]) -> datetime | None:
     """When the earliest pending entry of these kinds falls due."""
-    return session.execute(
-        sa.select(sa.func.min(_outbox.c.next_attempt_at)).where(
-            _outbox.c.state == "pending", _outbox.c.kind.in_(sorted(kinds))
+    return (
+        session.connection()
+        .execute(
+            sa.select(sa.func.min(_outbox.c.next_attempt_at)).where(
+                _outbox.c.state == "pending", _outbox.c.kind.in_(sorted(kinds))
+            )
         )
-    ).scalar()
+        .scalar()
+    )
 
 
 def claim(*, session: Session, entry_id: int) -> bool:
     """Take an entry for doing; False if another dispatcher took it first."""
-    result = session.execute(
+    result = session.connection().execute(
         _outbox.update()
         .where(_outbox.c.id == entry_id, _outbox.c.state == "pending")
         .values(state="in_flight", attempts=_outbox.c.attempts + 1, updated_at=utcnow())
@@ -119,7 +123,7 @@ def claim_many(*, session: Session, entry_ids: list[int]) -> set[int]:
     """Take several entries at once; the ids this caller got."""
     if not entry_ids:
         return set()
-    claimed = session.execute(
+    claimed = session.connection().execute(
         _outbox.update()
         .where(_outbox.c.id.in_(entry_ids), _outbox.c.state == "pending")
         .values(state="in_flight", attempts=_outbox.c.attempts + 1, updated_at=utcnow())
@@ -131,7 +135,7 @@ def claim_many(*, session: Session, entry_ids: list[int]) -> set[int]:
 def release(*, session: Session, entry_ids: list[int]) -> None:
     """Give claimed entries back, untried (the dispatcher is stopping)."""
     if entry_ids:
-        session.execute(
+        session.connection().execute(
             _outbox.update()
             .where(_outbox.c.id.in_(entry_ids), _outbox.c.state == "in_flight")
             .values(state="pending", attempts=_outbox.c.attempts - 1)
@@ -140,7 +144,7 @@ def release(*, session: Session, entry_ids: list[int]) -> None:
 
 def mark_done(*, session: Session, entry_id: int) -> None:
     """The work reached its platform."""
-    session.execute(
+    session.connection().execute(
         _outbox.update()
         .where(_outbox.c.id == entry_id)
         .values(state="done", last_error=None, updated_at=utcnow())
@@ -150,7 +154,7 @@ def mark_done(*, session: Session, entry_id: int) -> None:
 def retry_later(*, session: Session, entry_id: int, delay: timedelta, error: str) -> None:
     """Put the entry back, due after `delay`; its lane waits for it."""
     now = utcnow()
-    session.execute(
+    session.connection().execute(
         _outbox.update()
         .where(_outbox.c.id == entry_id)
         .values(state="pending", next_attempt_at=now + delay, last_error=error, updated_at=now)
@@ -159,7 +163,7 @@ def retry_later(*, session: Session, entry_id: int, delay: timedelta, error: str
 
 def mark_failed(*, session: Session, entry_id: int, error: str) -> None:
     """Give the entry up for good; the lane moves on."""
-    session.execute(
+    session.connection().execute(
         _outbox.update()
         .where(_outbox.c.id == entry_id)
         .values(state="failed", last_error=error, updated_at=utcnow())
@@ -169,14 +173,14 @@ def mark_failed(*, session: Session, entry_id: int, error: str) -> None:
 def take_back_in_flight(*, session: Session, kinds: frozenset[str]) -> list[Work]:
     """Entries a crash left in flight, put back to pending; returned for a look first."""
     rows = list(
-        session.execute(
+        session.connection().execute(
             sa.select(_outbox).where(
                 _outbox.c.state == "in_flight", _outbox.c.kind.in_(sorted(kinds))
             )
         )
     )
     if rows:
-        session.execute(
+        session.connection().execute(
             _outbox.update()
             .where(_outbox.c.id.in_([row.id for row in rows]))
             .values(state="pending", next_attempt_at=utcnow())
@@ -186,9 +190,11 @@ def take_back_in_flight(*, session: Session, kinds: frozenset[str]) -> list[Work
 
 def backlog(*, session: Session) -> int:
     """How many entries are waiting to be done."""
-    return session.execute(
-        sa.select(sa.func.count()).where(_outbox.c.state.in_(("pending", "in_flight")))
-    ).scalar_one()
+    return (
+        session.connection()
+        .execute(sa.select(sa.func.count()).where(_outbox.c.state.in_(("pending", "in_flight"))))
+        .scalar_one()
+    )
 
 
 def entries(*, session: Session, state: str | None = None) -> list[Work]:
@@ -196,7 +202,7 @@ def entries(*, session: Session, state: str | None = None) -> list[Work]:
     query = sa.select(_outbox).order_by(_outbox.c.id)
     if state is not None:
         query = query.where(_outbox.c.state == state)
-    return [_work(row) for row in session.execute(query)]
+    return [_work(row) for row in session.connection().execute(query)]
 
 
 def _work(row: Any) -> Work:
