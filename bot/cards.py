@@ -54,7 +54,7 @@ def candidate_card(candidate: Candidate, conversation: Conversation) -> tuple[st
     return f"New conversation with {name}", blocks
 
 
-def inbound_text(message: Message) -> tuple[str, list[dict] | None]:
+def inbound_text(message: Message) -> tuple[str, list[dict[str, Any]] | None]:
     """A candidate's text as a thread reply; media as images or links."""
     text = message.body or ("(media)" if message.media else "(empty text)")
     if not message.media:

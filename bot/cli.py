@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-
 import structlog
 import typer
 
@@ -88,4 +86,4 @@ def main() -> None:  # pragma: no cover - console entry point alias
 
 
 if __name__ == "__main__":  # pragma: no cover
-    sys.exit(main())
+    main()

@@ -208,11 +208,13 @@ class Dispatcher:
         if work.kind == conversations.POST_NOTE:
             return
         message_id = work.payload.get("message_id")
-        view = messages.view(session=session, message_id=message_id) if message_id else None
+        if message_id is None:
+            return
+        view = messages.view(session=session, message_id=message_id)
         if view is None:
             return
         if work.kind == conversations.SEND_SMS and view.message.status in ("pending", "sending"):
-            messages.record_not_sent(session=session, message_id=view.message.id, status="failed")
+            messages.record_not_sent(session=session, message_id=message_id, status="failed")
         what = "text to the candidate" if work.kind == conversations.SEND_SMS else "Slack post"
         conversations.add_note(
             session=session,
@@ -262,13 +264,13 @@ class Dispatcher:
         try:
             thread_ts = conversation.slack_thread_ts
             if thread_ts is None:
-                text, blocks = cards.candidate_card(candidate, conversation)
+                card_text, card_blocks = cards.candidate_card(candidate, conversation)
                 response = self._slack_call(
                     self.slack.chat_postMessage,
                     work.pace_key,
                     channel=conversation.slack_channel,
-                    text=text,
-                    blocks=blocks,
+                    text=card_text,
+                    blocks=card_blocks,
                     unfurl_links=False,
                 )
                 thread_ts = response["ts"]

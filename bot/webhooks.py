@@ -19,6 +19,7 @@ from twilio.request_validator import RequestValidator
 from bot import bridge
 from bot.group_commit import GroupCommit
 from bot.settings import Settings
+from storage.conversations import Inbound, InboundText
 from storage.db import Database
 
 log = structlog.get_logger(__name__)
@@ -36,7 +37,9 @@ class TwilioWebhooks:
         self.wake = wake
         self.public_url = settings.PUBLIC_URL
         self.validator = RequestValidator(settings.TWILIO_AUTH_TOKEN)
-        self.inbound = GroupCommit(lambda texts: bridge.receive_texts(db, settings, texts))
+        self.inbound: GroupCommit[InboundText, Inbound | None] = GroupCommit(
+            lambda texts: bridge.receive_texts(db, settings, texts)
+        )
 
     async def _verified_params(self, request: Request) -> dict[str, str] | None:
         body = await request.body()

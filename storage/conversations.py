@@ -225,7 +225,7 @@ def _candidate_ids(
     query = sa.select(_candidates.c.phone, _candidates.c.id).where(
         _candidates.c.phone.in_(sorted(phones))
     )
-    found = dict(connection.execute(query).all())
+    found: dict[str, int] = dict(connection.execute(query).all())  # type: ignore[arg-type]
     missing = phones - found.keys()
     if missing:
         connection.execute(
