@@ -1,0 +1,66 @@
+"""Text in, typed values out: caret commands, ^at times and their errors. No I/O."""
+
+from grammar.command_table import COMMANDS, CommandSpec, help_text
+from grammar.command_types import (
+    Assign,
+    At,
+    Cancel,
+    Claim,
+    Close,
+    Command,
+    Deliver,
+    Help,
+    Import,
+    Invite,
+    ListAdd,
+    ListRemove,
+    Note,
+    Open,
+    OptIn,
+    OptOut,
+    Read,
+    Scheduled,
+    Status,
+    Unassign,
+    Unclaim,
+    command_to_json,
+)
+from grammar.commands import is_caret_line, parse_command
+from grammar.errors import CommandError
+from grammar.statuses import APPLY_STATUSES, canonical_status
+from grammar.when import describe_local, parse_when
+
+__all__ = [
+    "APPLY_STATUSES",
+    "COMMANDS",
+    "Assign",
+    "At",
+    "Cancel",
+    "Claim",
+    "Close",
+    "Command",
+    "CommandError",
+    "CommandSpec",
+    "Deliver",
+    "Help",
+    "Import",
+    "Invite",
+    "ListAdd",
+    "ListRemove",
+    "Note",
+    "Open",
+    "OptIn",
+    "OptOut",
+    "Read",
+    "Scheduled",
+    "Status",
+    "Unassign",
+    "Unclaim",
+    "canonical_status",
+    "command_to_json",
+    "describe_local",
+    "help_text",
+    "is_caret_line",
+    "parse_command",
+    "parse_when",
+]
