@@ -12,6 +12,7 @@ from bot import twilio_errors
 from bot.settings import Settings
 from grammar.keywords import Keyword
 from grammar.phones import to_e164
+from grammar.slack_text import slack_to_plain
 from storage import conversations, messages
 from storage.conversations import Inbound, InboundText, Reply
 from storage.db import Database
@@ -191,5 +192,5 @@ def receive_teammate_message(
             thread_ts=event["thread_ts"],
             ts=event["ts"],
             user=event["user"],
-            text=event.get("text", ""),
+            text=slack_to_plain(event.get("text", "")),
         )
