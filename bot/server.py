@@ -4,6 +4,7 @@ dispatcher and the scheduler running beside it."""
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,6 +26,8 @@ from storage import outbox
 from storage.db import Database
 
 log = structlog.get_logger(__name__)
+
+GIL_SWITCH_SECONDS = 0.0005
 
 
 def create_app(settings: Settings, db: Database) -> Starlette:
@@ -51,6 +54,9 @@ def create_app(settings: Settings, db: Database) -> Starlette:
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         socket_mode: Any = None
+        # The workers' threads share the GIL with the event loop; Python's default 5 ms
+        # switch interval would leave a webhook waiting that long behind an outbox post.
+        sys.setswitchinterval(GIL_SWITCH_SECONDS)
         if settings.RUN_WORKERS:
             dispatcher.start()
             scheduler.start()
