@@ -73,6 +73,7 @@ def create_app(settings: Settings, db: Database) -> Starlette:
                 socket_mode.close()
             scheduler.stop()
             dispatcher.stop()
+            twilio.inbound.close()
             log.info("serve.stopped")
 
     routes = [

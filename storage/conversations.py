@@ -70,6 +70,7 @@ class Reply:
     outcome: str
     conversation_id: int | None = None
     message_id: int | None = None
+    claimed: bool = False  # the reply claimed the conversation (AUTOCLAIM)
 
 
 # Built once: the hot path only binds values (no statement construction per webhook).
@@ -120,6 +121,14 @@ class InboundText:
     media: list[dict[str, str]]
 
 
+_INSERT_MESSAGES = {
+    is_pg: (postgresql.insert if is_pg else sqlite.insert)(_messages)
+    .on_conflict_do_nothing(index_elements=["twilio_sid"])
+    .returning(_messages.c.id, _messages.c.twilio_sid)
+    for is_pg in (False, True)
+}
+
+
 def record_inbound(*, session: Session, text: InboundText, channel: str) -> Inbound | None:
     """Store one inbound text and the Slack post that shows it; None if already stored."""
     return record_inbound_batch(session=session, texts=[text], channel=channel)[0]
@@ -157,32 +166,35 @@ def record_inbound_batch(
         channel,
         now,
     )
-    message_ids = (
-        connection.execute(
-            _messages.insert().returning(_messages.c.id, sort_by_parameter_order=True),
-            [
-                {
-                    "conversation_id": conversation_ids[(candidate_ids[t.phone], t.team_number)][0],
-                    "direction": "inbound",
-                    "body": t.body,
-                    "media": t.media,
-                    "twilio_sid": t.sid,
-                    "status": "received",
-                    "created_at": now,
-                }
-                for t in fresh
-            ],
-        )
-        .scalars()
-        .all()
-    )
+    # Insert-or-ignore: another transaction may store the same MessageSid meanwhile
+    # (Twilio's retry racing the first delivery on PostgreSQL); it wins, we skip it.
+    inserted = connection.execute(
+        _INSERT_MESSAGES[session.get_bind().dialect.name == "postgresql"],
+        [
+            {
+                "conversation_id": conversation_ids[(candidate_ids[t.phone], t.team_number)][0],
+                "direction": "inbound",
+                "body": t.body,
+                "media": t.media,
+                "twilio_sid": t.sid,
+                "status": "received",
+                "created_at": now,
+            }
+            for t in fresh
+        ],
+    ).all()
+    message_id_of = {sid: message_id for message_id, sid in inserted}
+    fresh = [t for t in fresh if t.sid in message_id_of]
+    if not fresh:
+        return [None] * len(texts)
     connection.execute(
         _TOUCH_CANDIDATE,
         [{"candidate_id": candidate_ids[phone], "now": now} for phone in {t.phone for t in fresh}],
     )
     results: dict[str, Inbound] = {}
     outbox_rows = []
-    for text, message_id in zip(fresh, message_ids, strict=True):
+    for text in fresh:
+        message_id = message_id_of[text.sid]
         conversation_id, new = conversation_ids[(candidate_ids[text.phone], text.team_number)]
         keyword = keyword_of(text.body)
         if keyword in (Keyword.OPT_OUT, Keyword.OPT_IN):
