@@ -129,16 +129,31 @@ def _blank(values: list[str]) -> bool:
 
 
 def _numbered(
-    rows: Iterator[list[str]], first: int, on_error: Callable[[Exception, int], SheetError]
+    rows: Iterator[list[str]],
+    first: int,
+    on_error: Callable[[Exception, int], SheetError],
+    last_check: Callable[[list[str], int], None] | None = None,
 ) -> Iterator[tuple[int, list[str]]]:
+    """Rows with the numbers a spreadsheet shows, blank ones skipped but counted.
+
+    `last_check` sees the final row before it is handed on: an unclosed quote only
+    shows there, as one cell that swallowed the rest of the file.
+    """
     number = first
+    held: tuple[int, list[str]] | None = None
     try:
         for values in rows:
             number += 1
             if values and not _blank(values):
-                yield number, values
+                if held is not None:
+                    yield held
+                held = (number, values)
     except (csv.Error, UnicodeDecodeError) as error:
         raise on_error(error, number + 1) from error
+    if held is not None:
+        if last_check is not None:
+            last_check(held[1], held[0])
+        yield held
 
 
 def _csv_sheet(raw: IO[bytes], size: int) -> Sheet:
@@ -175,12 +190,24 @@ def _csv_sheet(raw: IO[bytes], size: int) -> Sheet:
     name = {",": "comma", ";": "semicolon", "\t": "tab"}.get(delimiter, repr(delimiter))
 
     def progress() -> float:
-        return min(1.0, raw.tell() / size) if size else 1.0
+        if raw.closed or not size:
+            return 1.0
+        return min(1.0, raw.tell() / size)
+
+    # The text wrapper closes the file when it is collected: keep it while the sheet is.
+    progress.text = text  # type: ignore[attr-defined]
+
+    def unclosed(values: list[str], row: int) -> None:
+        # A cell holding line breaks and separators, last in the file: its quote was
+        # never closed and it ate the rows after it.
+        for value in values:
+            if "\n" in value and delimiter in value:
+                raise SheetError("a quote opened in this row is never closed", row)
 
     return Sheet(
         header=header,
         header_row=number,
-        rows=_numbered(reader, number, fail),
+        rows=_numbered(reader, number, fail, unclosed),
         kind=f"CSV, {shown}, {name}-separated",
         progress=progress,
     )

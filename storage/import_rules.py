@@ -89,50 +89,51 @@ REQUIRED: tuple[tuple[str, ...], ...] = (
 # The column caretbot adds to a rejects file; a fixed rejects file imports again as is.
 REASON_HEADER = "caretbot reason"
 
+# Other names for the columns, as people write them; the first few show in messages.
 _ALIASES: dict[str, tuple[str, ...]] = {
     "phone": (
         "mobile",
         "cell",
-        "cellphone",
-        "mobilephone",
-        "mobilenumber",
-        "cellnumber",
-        "cellphonenumber",
-        "mobilephonenumber",
-        "phonenumber",
+        "phone number",
+        "mobile phone",
+        "mobile number",
+        "cell phone",
+        "cell number",
+        "cell phone number",
+        "mobile phone number",
         "telephone",
         "tel",
         "sms",
-        "textnumber",
+        "text number",
     ),
-    "first_name": ("first", "firstname", "givenname", "fname", "forename"),
-    "middle_name": ("middle", "middlename", "middleinitial", "mi"),
-    "last_name": ("last", "lastname", "surname", "familyname", "lname"),
-    "full_name": ("name", "fullname", "candidatename", "contactname"),
-    "email": ("email", "emailaddress", "mail"),
-    "street": ("address", "streetaddress", "address1", "addressline1"),
+    "first_name": ("first", "given name", "fname", "forename"),
+    "middle_name": ("middle", "middle initial", "mi"),
+    "last_name": ("last", "surname", "family name", "lname"),
+    "full_name": ("name", "candidate name", "contact name"),
+    "email": ("e-mail", "email address", "e-mail address", "mail"),
+    "street": ("address", "street address", "address 1", "address line 1"),
     "city": ("town",),
-    "state": ("province", "region", "stateprovince", "stateorprovince"),
-    "postal_code": ("zip", "zipcode", "postcode", "postal", "postalcode"),
-    "opt_in": ("optin", "optedin", "smsoptin", "textoptin", "consent"),
-    "opt_in_source": ("optinsource", "consentsource"),
-    "opt_in_at": ("optinat", "optindate", "optedinat", "consentdate", "consentat"),
-    "external_contact_id": ("contactid", "atsid", "candidateid", "atscontactid"),
-    "source": ("utmsource", "applysource"),
-    "medium": ("utmmedium",),
-    "campaign": ("utmcampaign",),
-    "content": ("utmcontent", "requisition", "requisitiontitle"),
-    "job_title": ("jobtitle", "job", "position"),
-    "location": ("joblocation",),
+    "state": ("province", "region", "state/province", "state or province"),
+    "postal_code": ("zip", "zip code", "postcode", "postal"),
+    "opt_in": ("opted in", "sms opt-in", "text opt-in", "consent"),
+    "opt_in_source": ("consent source",),
+    "opt_in_at": ("opt-in date", "opted in at", "consent date", "consent at"),
+    "external_contact_id": ("contact id", "ats id", "candidate id", "ats contact id"),
+    "source": ("utm_source", "apply source"),
+    "medium": ("utm_medium",),
+    "campaign": ("utm_campaign",),
+    "content": ("utm_content", "requisition", "requisition title"),
+    "job_title": ("job", "position"),
+    "location": ("job location",),
     "referrer": ("referer",),
-    "keyword": ("utmterm", "keywords"),
-    "external_job_id": ("jobid", "reqid", "requisitionid", "atsjobid"),
+    "keyword": ("utm_term", "keywords"),
+    "external_job_id": ("job id", "req id", "requisition id", "ats job id"),
 }
 
 
 def normalise_header(text: str) -> str:
-    """The key a header matches on: case, spaces, hyphens and underscores do not count."""
-    return re.sub(r"[\s_\-]+", "", text.strip().lower())
+    """The key a header matches on: case, spaces, hyphens, underscores, / do not count."""
+    return re.sub(r"[\s_\-/]+", "", text.strip().lower())
 
 
 _HEADER_KEYS: dict[str, str] = {}
@@ -280,7 +281,7 @@ def plan_columns(
     for group in REQUIRED:
         if not any(column in index for column in group):
             names = " or ".join(group)
-            also = ", ".join(sorted(a for c in group for a in _ALIASES.get(c, ())[:3]))
+            also = ", ".join(a for c in group for a in _ALIASES.get(c, ())[:3])
             problems.append(
                 HeaderProblem(0, "", f"missing required column {names} (also read from: {also})")
             )
@@ -475,6 +476,15 @@ _LENGTH_REASONS = {
     phonenumbers.ValidationResult.INVALID_LENGTH: "has the wrong number of digits",
     phonenumbers.ValidationResult.TOO_LONG: "is too long",
     phonenumbers.ValidationResult.INVALID_COUNTRY_CODE: "has an unknown country code",
+    phonenumbers.ValidationResult.IS_POSSIBLE_LOCAL_ONLY: "has no area code",
+}
+
+
+_PARSE_REASONS = {
+    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: "has an unknown country code",
+    phonenumbers.NumberParseException.TOO_SHORT_NSN: "is too short",
+    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "is too short",
+    phonenumbers.NumberParseException.TOO_LONG: "is too long",
 }
 
 
@@ -498,8 +508,8 @@ def _slow_phone(raw: str, region: str) -> tuple[str | None, str | None]:
         )
     try:
         number = phonenumbers.parse(raw, region)
-    except phonenumbers.NumberParseException:
-        return None, f"phone {raw} is not a phone number"
+    except phonenumbers.NumberParseException as error:
+        return None, f"phone {raw} {_PARSE_REASONS.get(error.error_type, 'is not a phone number')}"
     verdict = _phone_verdict(number)
     if verdict is not None:
         return None, f"phone {raw} {verdict}"
@@ -512,10 +522,11 @@ def normalise_phone(raw: str, region: str) -> tuple[str | None, str | None]:
     if not text:
         return None, "phone is missing"
     match = _NANP.fullmatch(text)
-    if match is not None and (match.group(1) or region in _NANP_REGIONS):
-        if match.group(1) and not text.startswith("+1"):
+    if match is not None:
+        plus, npa, nxx, line = match.groups()
+        if plus and not text.startswith("+1") or not plus and region not in _NANP_REGIONS:
             return _slow_phone(text, region)
-        national = match.group(2) + match.group(3) + match.group(4)
+        national = npa + nxx + line
         verdict = _nanp_verdict(national)
         if verdict is not None:
             return None, f"phone {text} {verdict}"
@@ -524,18 +535,28 @@ def normalise_phone(raw: str, region: str) -> tuple[str | None, str | None]:
 
 
 def _split_name(full: str) -> tuple[str | None, str | None, str | None]:
-    """'Ana María López' -> (Ana, María, López); 'López, Ana' -> (Ana, None, López)."""
+    """'Ana María López' -> (Ana, María, López); 'López, Ana' -> (Ana, None, López).
+
+    Words with no letter in them (🌟, 👩‍⚕️) stay with the word they stand beside, so an
+    emoji is never taken for a name.
+    """
     if "," in full:
         last, _, rest = full.partition(",")
         first, _, middle = rest.strip().partition(" ")
         return first or None, middle.strip() or None, last.strip() or None
-    words = full.split(" ")
+    words: list[str] = []
+    for word in full.split():
+        lettered = any(c.isalpha() for c in word)
+        if words and (not lettered or not any(c.isalpha() for c in words[-1])):
+            words[-1] += " " + word
+        else:
+            words.append(word)
     if len(words) > 1 and words[0].rstrip(".").lower() in _HONORIFICS:
         words = words[1:]
     if len(words) > 2 and words[-1].rstrip(".").lower() in _SUFFIXES:
         words = words[:-1]
-    if len(words) == 1:
-        return words[0], None, None
+    if len(words) <= 1:
+        return (words[0] if words else None), None, None
     return words[0], " ".join(words[1:-1]) or None, words[-1]
 
 
@@ -582,12 +603,12 @@ class RowRules:
         self._create = at.get("create_new")
         special = {"phone", "email", "opt_in", "first_name", "middle_name", "last_name"}
         special |= {"opt_in_at"}
-        self._texts = tuple(
-            (column, at[column])
-            for column in CANDIDATE_COLUMNS
-            if column in at and column not in special
-        )
-        self._applies = tuple((column, at[column]) for column in APPLY_COLUMNS if column in at)
+        texts = [column for column in CANDIDATE_COLUMNS if column in at and column not in special]
+        self._text_names = tuple(texts)
+        self._text_at = tuple(at[column] for column in texts)
+        applies = [column for column in APPLY_COLUMNS if column in at]
+        self._apply_names = tuple(applies)
+        self._apply_at = tuple(at[column] for column in applies)
         self._width = len(plan.header)
 
     def _problem(self, at: int, reason: str) -> RowProblem:
@@ -595,104 +616,135 @@ class RowRules:
         return RowProblem(at + 1, header, reason)
 
     def check(self, row: int, values: Sequence[str]) -> ValidRow | Reject:
-        """The cleaned row, or a Reject with every problem found in it."""
-        if len(values) < self._width:
-            values = [*values, *([""] * (self._width - len(values)))]
-        problems: list[RowProblem] = []
+        """The cleaned row, or a Reject with every problem found in it.
 
+        Called a million times in a big import: locals over attributes, one pass.
+        """
+        width = self._width
+        if len(values) != width:
+            if len(values) < width:
+                values = [*values, *([""] * (width - len(values)))]
+            elif any(v.strip() for v in values[width:]):
+                return self._reject(row, values)
         phone, why = normalise_phone(values[self._phone], self.region)
         if why is not None:
-            problems.append(self._problem(self._phone, why))
+            return self._reject(row, values)
 
         email: str | None = values[self._email].strip()
         if email:
             if email[:7].lower() == "mailto:":
                 email = email[7:]
             if _EMAIL.fullmatch(email) is None:
-                problems.append(self._problem(self._email, f"email {email} is not valid"))
+                return self._reject(row, values)
             email = email.lower()
         else:
             email = None
 
-        raw_opt_in = values[self._opt_in].strip()
-        opt_in = _BOOL_WORDS.get(raw_opt_in.lower())
+        opt_in = _BOOL_WORDS.get(values[self._opt_in].strip().lower())
         if opt_in is None:
-            # Consent to texts must be stated: a blank is not a yes.
-            said = f"{raw_opt_in!r} is not" if raw_opt_in else "is blank; write"
-            problems.append(
-                self._problem(self._opt_in, f"opt_in {said} true, false, yes, no, 1 or 0")
-            )
+            return self._reject(row, values)
 
-        first = _clean(values, self._first)
-        middle = _clean(values, self._middle)
-        last = _clean(values, self._last)
+        first = _name_cell(values, self._first)
+        middle = _name_cell(values, self._middle)
+        last = _name_cell(values, self._last)
         if self._full is not None and (last is None or first is None):
-            full = _clean(values, self._full)
+            full = _name_cell(values, self._full)
             if full:
                 f_first, f_middle, f_last = _split_name(full)
                 first = first or f_first
                 middle = middle or f_middle
                 last = last or f_last
         if last is None:
-            at = self._last if self._last is not None else self._full
-            assert at is not None
-            problems.append(self._problem(at, "the last name is missing"))
+            return self._reject(row, values)
 
-        candidate: dict[str, Any] = {
-            "phone": phone,
-            "first_name": first,
-            "middle_name": middle,
-            "last_name": last,
-            "email": email,
-            "opt_in": opt_in,
-        }
-        for column, at in self._texts:
-            candidate[column] = _clean(values, at)
+        candidate: dict[str, Any] = dict(
+            zip(self._text_names, [values[at].strip() or None for at in self._text_at], strict=True)
+        )
+        candidate["phone"] = phone
+        candidate["first_name"] = first
+        candidate["middle_name"] = middle
+        candidate["last_name"] = last
+        candidate["email"] = email
+        candidate["opt_in"] = opt_in
         if self._opt_in_at is not None:
             raw = values[self._opt_in_at].strip()
             when = _parse_when(raw, self._month_first) if raw else None
             if raw and when is None:
-                problems.append(
-                    self._problem(self._opt_in_at, f"opt_in_at {raw} is not a date or time")
-                )
+                return self._reject(row, values)
             candidate["opt_in_at"] = when
 
-        update = self._override(values, self._update, "update_existing", problems)
-        create = self._override(values, self._create, "create_new", problems)
+        update = create = None
+        if self._update is not None and values[self._update].strip():
+            update = _BOOL_WORDS.get(values[self._update].strip().lower())
+            if update is None:
+                return self._reject(row, values)
+        if self._create is not None and values[self._create].strip():
+            create = _BOOL_WORDS.get(values[self._create].strip().lower())
+            if create is None:
+                return self._reject(row, values)
         for at in self.plan.unlabelled:
             if values[at].strip():
-                problems.append(self._problem(at, "this column has data but no heading"))
-        if len(values) > self._width:
-            for at in range(self._width, len(values)):
-                if values[at].strip():
-                    problems.append(self._problem(at, "this cell is past the last heading"))
+                return self._reject(row, values)
 
-        if problems:
-            return Reject(row, tuple(values), tuple(problems))
-        apply = {column: _clean(values, at) for column, at in self._applies}
+        apply = dict(
+            zip(
+                self._apply_names,
+                [values[at].strip() or None for at in self._apply_at],
+                strict=True,
+            )
+        )
         custom = {name: values[at].strip() for at, name in self.plan.custom if values[at].strip()}
         return ValidRow(row, candidate, apply, custom, update, create)
 
-    def _override(
-        self, values: Sequence[str], at: int | None, name: str, problems: list[RowProblem]
-    ) -> bool | None:
-        if at is None or not values[at].strip():
-            return None
-        flag = _BOOL_WORDS.get(values[at].strip().lower())
-        if flag is None:
-            problems.append(
-                self._problem(at, f"{name} {values[at].strip()!r} is not true, false, yes or no")
-            )
-        return flag
+    def _reject(self, row: int, values: Sequence[str]) -> Reject:
+        """Every problem in a row known to be bad; the slow, thorough twin of `check`."""
+        problem = self._problem
+        problems: list[RowProblem] = []
+        phone_why = normalise_phone(values[self._phone], self.region)[1]
+        if phone_why is not None:
+            problems.append(problem(self._phone, phone_why))
+        email = values[self._email].strip()
+        if email[:7].lower() == "mailto:":
+            email = email[7:]
+        if email and _EMAIL.fullmatch(email) is None:
+            problems.append(problem(self._email, f"email {email} is not valid"))
+        raw_opt_in = values[self._opt_in].strip()
+        if raw_opt_in.lower() not in _BOOL_WORDS:
+            # Consent to texts must be stated: a blank is not a yes.
+            said = f"{raw_opt_in!r} is not" if raw_opt_in else "is blank; write"
+            problems.append(problem(self._opt_in, f"opt_in {said} true, false, yes, no, 1 or 0"))
+        last = _name_cell(values, self._last)
+        if last is None and self._full is not None:
+            last = _split_name(_name_cell(values, self._full) or "")[2]
+        if last is None:
+            at = self._last if self._last is not None else self._full
+            assert at is not None
+            problems.append(problem(at, "the last name is missing"))
+        if self._opt_in_at is not None:
+            raw = values[self._opt_in_at].strip()
+            if raw and _parse_when(raw, self._month_first) is None:
+                problems.append(problem(self._opt_in_at, f"opt_in_at {raw} is not a date or time"))
+        for at, name in ((self._update, "update_existing"), (self._create, "create_new")):
+            if at is None or not values[at].strip():
+                continue
+            if values[at].strip().lower() not in _BOOL_WORDS:
+                text = values[at].strip()
+                problems.append(problem(at, f"{name} {text!r} is not true, false, yes or no"))
+        for at in self.plan.unlabelled:
+            if values[at].strip():
+                problems.append(problem(at, "this column has data but no heading"))
+        for at in range(self._width, len(values)):
+            if values[at].strip():
+                problems.append(problem(at, "this cell is past the last heading"))
+        return Reject(row, tuple(values), tuple(problems))
 
 
-def _clean(values: Sequence[str], at: int | None) -> str | None:
+def _name_cell(values: Sequence[str], at: int | None) -> str | None:
+    """A name cell, trimmed, with runs of spaces and line breaks made one space."""
     if at is None:
         return None
-    text = values[at].strip()
-    if not text:
-        return None
-    return _SPACES.sub(" ", text) if "  " in text or "\n" in text or "\t" in text else text
+    text = values[at]
+    return " ".join(text.split()) or None if text else None
 
 
 # --- the rejects file ---------------------------------------------------------------
