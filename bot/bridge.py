@@ -3,12 +3,13 @@ thread message leads to. Webhooks and listeners call these after checking signat
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
 
-from bot import twilio_errors
+from bot import desk_hooks, twilio_errors
 from bot.settings import Settings
 from grammar.keywords import Keyword
 from grammar.phones import to_e164
@@ -83,6 +84,12 @@ def receive_texts(
         for text, inbound in zip(texts, stored, strict=True):
             if inbound is not None and inbound.keyword is not None:
                 _answer_keyword(session, settings, inbound, text.body.strip().upper())
+        desk_hooks.after_candidate_texts(
+            session,
+            stored=stored,
+            channel=settings.SLACK_CHANNEL_ID,
+            cancel_scheduled=settings.CANCEL_SCHEDULED_ON_REPLY,
+        )
     return stored
 
 
@@ -181,11 +188,14 @@ def is_teammate_thread_message(event: Mapping[str, Any], bot_user_id: str | None
 
 
 def receive_teammate_message(
-    db: Database, *, event_id: str, event: Mapping[str, Any]
+    db: Database, *, event_id: str, event: Mapping[str, Any], autoclaim: bool = False
 ) -> Reply | None:
-    """Text a teammate's thread message to the candidate; None for a retried event."""
+    """Text a teammate's thread message to the candidate; None for a retried event.
+
+    With `autoclaim`, the reply also claims the conversation if nobody holds it.
+    """
     with db.write() as session:
-        return conversations.record_teammate_reply(
+        reply = conversations.record_teammate_reply(
             session=session,
             event_id=event_id,
             channel=event["channel"],
@@ -194,3 +204,12 @@ def receive_teammate_message(
             user=event["user"],
             text=slack_to_plain(event.get("text", "")),
         )
+        if (
+            autoclaim
+            and reply is not None
+            and desk_hooks.autoclaim(
+                session, reply=reply, user=event["user"], channel=event["channel"]
+            )
+        ):
+            reply = dataclasses.replace(reply, claimed=True)
+        return reply

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import phonenumbers
 
+from storage.desk_models import ScheduledSend
 from storage.models import Candidate, Conversation, Message
 
 
@@ -24,8 +26,22 @@ def display_name(candidate: Candidate) -> str:
     return name or display_phone(candidate.phone)
 
 
-def candidate_card(candidate: Candidate, conversation: Conversation) -> tuple[str, list[dict]]:
-    """The thread's root: who the candidate is and where the conversation stands."""
+def slack_time(moment: datetime) -> str:
+    """A time each reader sees in their own Slack time zone (UTC where it cannot render)."""
+    fallback = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+
+
+def mentions(user_ids: list[str]) -> str:
+    """<@U1>, <@U2>: Slack shows each as the person's name."""
+    return ", ".join(f"<@{user_id}>" for user_id in user_ids)
+
+
+def candidate_card(
+    candidate: Candidate, conversation: Conversation, *, next_send: ScheduledSend | None = None
+) -> tuple[str, list[dict]]:
+    """The thread's root: who the candidate is and where the conversation stands
+    (open or closed, assignees, who holds it, guests, the next scheduled send)."""
     name = display_name(candidate)
     facts = [f"*Phone*\n{display_phone(candidate.phone)}"]
     if candidate.email:
@@ -33,9 +49,18 @@ def candidate_card(candidate: Candidate, conversation: Conversation) -> tuple[st
     place = ", ".join(p for p in (candidate.city, candidate.state, candidate.country) if p)
     if place:
         facts.append(f"*Location*\n{place}")
-    facts.append(f"*Status*\n{conversation.status}")
+    closed = conversation.status == "closed"
+    facts.append(f"*Status*\n{':lock: closed' if closed else 'open'}")
     if candidate.opted_out:
         facts.append("*Texts*\n:no_entry: opted out")
+    if conversation.assignees:
+        facts.append(f"*Assigned*\n{mentions(conversation.assignees)}")
+    if conversation.claimed_by:
+        facts.append(f"*Claimed by*\n<@{conversation.claimed_by}>")
+    if conversation.guests:
+        facts.append(f"*Guests*\n{mentions(conversation.guests)}")
+    if next_send is not None:
+        facts.append(f"*Next send*\n{slack_time(next_send.send_at)} (#{next_send.id})")
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": name[:150]}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in facts]},
@@ -52,6 +77,42 @@ def candidate_card(candidate: Candidate, conversation: Conversation) -> tuple[st
         },
     ]
     return f"New conversation with {name}", blocks
+
+
+def stars(count: int) -> str:
+    """4 -> ★★★★☆."""
+    return "★" * count + "☆" * (5 - count)
+
+
+def delivery_card(
+    candidate: Candidate,
+    *,
+    status: str | None,
+    rating: int | None,
+    summary: str | None,
+    delivered_by: str,
+    at: datetime,
+) -> tuple[str, list[dict[str, Any]]]:
+    """The DM that hands a candidate to someone (^deliver)."""
+    name = display_name(candidate)
+    facts = [f"*Phone*\n{display_phone(candidate.phone)}"]
+    if candidate.email:
+        facts.append(f"*Email*\n{candidate.email}")
+    place = ", ".join(p for p in (candidate.city, candidate.state, candidate.country) if p)
+    if place:
+        facts.append(f"*Location*\n{place}")
+    if status:
+        facts.append(f"*Status*\n{status}")
+    if rating:
+        facts.append(f"*Rating*\n{stars(rating)}")
+    facts.append(f"*Delivered by*\n<@{delivered_by}>, {slack_time(at)}")
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": f"Candidate: {name}"[:150]}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in facts]},
+    ]
+    if summary:
+        blocks.append({"type": "section", "text": {"type": "plain_text", "text": summary[:3000]}})
+    return f"<@{delivered_by}> delivered {name} to you", blocks
 
 
 def inbound_text(message: Message) -> tuple[str, list[dict[str, Any]] | None]:

@@ -7,13 +7,15 @@ that Slack and Twilio are configured, naming what is missing and where to get it
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
 import phonenumbers
 from pydantic import AfterValidator, Field, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+_SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 DEFAULT_DATABASE_URL = f"sqlite:///{Path.cwd() / 'caretbot.db'}"
 
 # Where a new user finds each secret; shown when a setting is missing or malformed.
@@ -36,6 +38,7 @@ WHERE_TO_GET = {
     "(+15551234567)",
     "TWILIO_MESSAGING_SERVICE_SID": "Twilio Console > Messaging > Services (starts with MG)",
     "TWILIO_API_URL": "the base URL of the Twilio REST API (default https://api.twilio.com)",
+    "MANAGERS": "Slack user ids, comma-separated: a person's profile > ... > Copy member ID",
     "PUBLIC_URL": "the https:// base URL at which Twilio and Slack reach this server, "
     "exactly as configured in their consoles (no trailing slash)",
 }
@@ -96,7 +99,19 @@ class Settings(BaseSettings):
     HELP_REPLY: str = "Reply STOP to stop texts from us, START to resume. Msg&data rates may apply."
 
     OUTBOX_MAX_ATTEMPTS: int = Field(default=8, ge=1)
+
+    # The desk (caret commands). Slack user ids allowed to ^unclaim what others hold.
+    MANAGERS: Annotated[frozenset[str], NoDecode] = frozenset()
+    # A teammate's reply claims an unclaimed conversation.
+    AUTOCLAIM: bool = False
+    # A text from the candidate cancels the conversation's pending scheduled sends.
+    CANCEL_SCHEDULED_ON_REPLY: bool = True
+    # How late a scheduled send may still go out after caretbot was down.
+    SCHEDULED_GRACE_MINUTES: int = Field(default=15, ge=0)
     RUN_WORKERS: bool = True
+    # The outbox dispatcher and the scheduler run in a child process of `serve` unless
+    # this asks for threads of the web process.
+    WORKERS_IN_PROCESS: bool = False
 
     @field_validator("DATABASE_URL")
     @classmethod
@@ -124,6 +139,19 @@ class Settings(BaseSettings):
         if not phonenumbers.is_valid_number(number):
             raise ValueError("must be a valid phone number in E.164 (+15551234567)")
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+    @field_validator("MANAGERS", mode="before")
+    @classmethod
+    def _user_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            ids = [part.strip() for part in value.split(",") if part.strip()]
+            bad = [part for part in ids if not _SLACK_USER_ID.match(part)]
+            if bad:
+                raise ValueError(
+                    f"must be Slack user ids separated by commas (U0123ABCD,U0456EFGH), not {bad}"
+                )
+            return frozenset(ids)
+        return value
 
     @field_validator("PUBLIC_URL")
     @classmethod

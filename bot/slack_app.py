@@ -16,6 +16,7 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot import bridge
+from bot.desk import Desk
 from bot.settings import Settings
 from storage import outbox
 from storage.db import Database
@@ -42,13 +43,13 @@ def build_slack_app(
         # Slack only retries on errors; an unhandled event type must still get 200.
         raise_error_for_unhandled_request=False,
     )
-    register_messages(app, db=db, wake=wake)
+    register_messages(app, db=db, desk=Desk(settings=settings, db=db, client=client, wake=wake))
     register_slash_command(app, db=db)
     return app
 
 
-def register_messages(app: App, *, db: Database, wake: Callable[[], None]) -> None:
-    """Teammates' thread messages become texts to the candidate."""
+def register_messages(app: App, *, db: Database, desk: Desk) -> None:
+    """Teammates' thread messages become texts to the candidate; ^ lines are commands."""
 
     @app.event("message")
     def on_message(body: dict[str, Any], event: dict[str, Any], context: BoltContext) -> None:
@@ -59,15 +60,19 @@ def register_messages(app: App, *, db: Database, wake: Callable[[], None]) -> No
         if not bridge.is_teammate_thread_message(event, context.bot_user_id):
             return
         if is_caret_line(event.get("text", "")):
-            log.info("slack.caret_line_not_texted")
+            desk.handle_caret_line(event_id=body["event_id"], event=event)
             return
-        reply = bridge.receive_teammate_message(db, event_id=body["event_id"], event=event)
+        reply = bridge.receive_teammate_message(
+            db, event_id=body["event_id"], event=event, autoclaim=desk.settings.AUTOCLAIM
+        )
         if reply is None:
             log.info("slack.event_retried")
             return
         log.info("slack.thread_message", outcome=reply.outcome, conversation=reply.conversation_id)
         if reply.outcome != "ignored":
-            wake()
+            desk.wake()
+        if reply.claimed and reply.conversation_id is not None:
+            desk.refresh_card(reply.conversation_id)
 
 
 def register_slash_command(app: App, *, db: Database) -> None:

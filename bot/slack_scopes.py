@@ -13,6 +13,11 @@ METHOD_SCOPES = {
     "users_info": "users:read",
     "users_lookupByEmail": "users:read.email",
     "conversations_open": "im:write",
+    # The team is the channel's members: channels:read for a public channel, groups:read
+    # (also granted) for a private one.
+    "conversations_members": "channels:read",
+    # chat.getPermalink needs no scope of its own; it comes with posting.
+    "chat_getPermalink": "chat:write",
     "files_upload_v2": "files:write",
 }
 # chat.postMessage with `username`/`icon_emoji` (the candidate's name on their texts).

@@ -7,6 +7,7 @@ from datetime import timedelta
 import structlog
 from apscheduler.schedulers.base import BaseScheduler
 
+from scheduler import scheduled_sends
 from storage.db import Database
 from storage.housekeeping import forget_slack_events
 from storage.models import utcnow
@@ -23,6 +24,7 @@ def configure(db: Database) -> None:
     """Give the jobs their database (APScheduler jobs take ids, not objects)."""
     global _db
     _db = db
+    scheduled_sends.configure(db)
 
 
 def forget_old_slack_events() -> None:
@@ -48,9 +50,11 @@ def add_startup_jobs(aps: BaseScheduler) -> None:
             misfire_grace_time=600,
             **interval,
         )
+    scheduled_sends.start(aps)
 
 
 def remove_startup_jobs(aps: BaseScheduler) -> None:
+    scheduled_sends.stop(aps)
     for job_id in STARTUP_JOBS:
         if aps.get_job(job_id):
             aps.remove_job(job_id)

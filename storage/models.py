@@ -68,8 +68,21 @@ class Conversation(SQLModel, table=True):
     slack_channel: str
     # The thread's root (the candidate card); None until the card is posted.
     slack_thread_ts: str | None = Field(default=None, index=True)
-    status: str = "open"
+    status: str = "open"  # "open" | "closed"
     created_at: datetime = _when(nullable=False, default=utcnow)
+    # The desk (caret commands): Slack user ids.
+    claimed_by: str | None = None
+    assignees: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(JSON, nullable=False, server_default=sa.text("'[]'")),
+    )
+    # People outside the team invited to this conversation only (^invite).
+    guests: list[str] = Field(
+        default_factory=list,
+        sa_column=Column(JSON, nullable=False, server_default=sa.text("'[]'")),
+    )
+    last_read_at: datetime | None = _when(nullable=True)
+    closed_at: datetime | None = _when(nullable=True)
 
 
 class Message(SQLModel, table=True):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from storage.desk_models import Delivery, DeskNote, ScheduledSend
 from storage.models import (
     Candidate,
     Conversation,
@@ -14,8 +15,11 @@ from storage.models import (
 __all__ = [
     "Candidate",
     "Conversation",
+    "Delivery",
+    "DeskNote",
     "Message",
     "OutboxEntry",
     "ProcessedSlackEvent",
+    "ScheduledSend",
     "SchedulerLock",
 ]

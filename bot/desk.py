@@ -1,0 +1,206 @@
+"""The conversation desk: caret commands typed in a candidate's thread.
+
+A caret line is parsed in the issuer's Slack time zone, resolved against Slack (the
+team, e-mails), then run in one write transaction together with the mark that this
+Slack event was handled, so a retried event runs a command once. Answers for the thread
+go through the outbox (ordered with the conversation's other posts, paced, retried);
+errors and refusals go to the issuer alone (chat.postEphemeral); when the command
+changed the conversation, the candidate card at the thread's root is updated
+(chat.update).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import requests
+import structlog
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+
+import grammar
+from bot import cards, desk_commands
+from bot.desk_commands import Answer, Context, DirectMessage, Refused, Turn
+from bot.desk_people import People, SlackUnavailable
+from bot.settings import Settings
+from scheduler import scheduled_sends
+from storage import conversations, desk
+from storage.db import Database
+from storage.models import utcnow
+
+log = structlog.get_logger(__name__)
+
+NOT_A_CONVERSATION = (
+    "This thread is not a conversation thread: caret commands work in a candidate's "
+    "thread (the one that starts with their card)."
+)
+SLACK_ERRORS = (SlackApiError, OSError, requests.RequestException)
+
+
+class Desk:
+    """Runs caret commands; holds the Slack client and the people cache."""
+
+    def __init__(
+        self,
+        *,
+        settings: Settings,
+        db: Database,
+        client: WebClient,
+        wake: Callable[[], None],
+        people: People | None = None,
+        clock: Callable[[], Any] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.db = db
+        self.client = client
+        self.wake = wake
+        self.people = people or People(client, settings.SLACK_CHANNEL_ID or "")
+        self.clock = clock
+
+    def handle_caret_line(self, *, event_id: str, event: Mapping[str, Any]) -> None:
+        """Run the command a teammate typed in a thread, and answer."""
+        turn = Turn(
+            user=event["user"],
+            channel=event["channel"],
+            thread_ts=event["thread_ts"],
+            now=self.clock(),
+            tz=self.people.tz(event["user"]),
+        )
+        structlog.contextvars.bind_contextvars(user=turn.user, thread=turn.thread_ts)
+        try:
+            done = self._run(event_id, turn, event.get("text", ""))
+        except Exception:
+            # Rolled back, and the event is not marked handled: a retry may run it.
+            log.exception("desk.command_crashed")
+            self._tell(turn, "Something went wrong running that command; nothing was changed.")
+            return
+        if done is not None:
+            self._after(turn, *done)
+
+    def _run(self, event_id: str, turn: Turn, text: str) -> tuple[int | None, Answer] | None:
+        """Parse, resolve and run the command, stored with the event's id; None when
+        there is nothing more to do (a retried event, Slack unavailable)."""
+        refusal: str | None = None
+        command: grammar.Command | None = None
+        try:
+            command = desk_commands.resolve(
+                grammar.parse_command(text, now=turn.now, tz=turn.tz), self.people
+            )
+        except grammar.CommandError as error:
+            refusal = error.explain(slack=True)
+        except Refused as error:
+            refusal = str(error)
+        except SlackUnavailable as error:
+            # Not marked handled: Slack's retry (or the teammate) can try again.
+            log.warning("desk.slack_unavailable", error=str(error))
+            self._tell(turn, f"Nothing was done: {error}. Try again in a moment.")
+            return None
+        conversation_id: int | None = None
+        with self.db.write() as session:
+            if not conversations.mark_event_processed(session=session, event_id=event_id):
+                log.info("desk.event_retried")
+                return None
+            found = desk.conversation_in_thread(
+                session=session, channel=turn.channel, thread_ts=turn.thread_ts
+            )
+            if found is None:
+                answer = Answer(private=NOT_A_CONVERSATION)
+            elif command is None:
+                answer = Answer(private=refusal)
+            else:
+                conversation, candidate = found
+                conversation_id = conversation.id
+                context = Context(session, turn, conversation, candidate, self.settings)
+                try:
+                    with session.begin_nested():
+                        answer = desk_commands.run(command, context)
+                except Refused as error:
+                    answer = Answer(private=str(error))
+                for line in answer.thread:
+                    conversations.add_note(
+                        session=session,
+                        conversation_id=conversation.id,  # type: ignore[arg-type]
+                        channel=conversation.slack_channel,
+                        text=line,
+                    )
+        log.info(
+            "desk.command",
+            command=command.keyword if command is not None else None,
+            conversation=conversation_id,
+            private=answer.private is not None,
+        )
+        return conversation_id, answer
+
+    def _after(self, turn: Turn, conversation_id: int | None, answer: Answer) -> None:
+        """The Slack work of a stored command; each step logs its own failure."""
+        if answer.thread:
+            self.wake()
+        if answer.private:
+            self._tell(turn, answer.private)
+        for send_id, send_at in answer.arm:
+            scheduled_sends.arm(send_id, send_at)
+        for send_id in answer.disarm:
+            scheduled_sends.disarm(send_id)
+        if conversation_id is not None and answer.card:
+            self.refresh_card(conversation_id)
+        for message in answer.direct:
+            self._direct(turn, message)
+
+    def _tell(self, turn: Turn, text: str) -> None:
+        """A message only the issuer sees, in the thread."""
+        try:
+            self.client.chat_postEphemeral(
+                channel=turn.channel, user=turn.user, thread_ts=turn.thread_ts, text=text
+            )
+        except SLACK_ERRORS as error:
+            log.warning("desk.ephemeral_failed", error=repr(error))
+
+    def _direct(self, turn: Turn, message: DirectMessage) -> None:
+        """A DM (a delivery card, an invitation), with a link to the thread."""
+        text, blocks = message.text, message.blocks
+        try:
+            if message.link:
+                link = self.client.chat_getPermalink(
+                    channel=turn.channel, message_ts=turn.thread_ts
+                )["permalink"]
+                text = f"{text}\n<{link}|Open the conversation>"
+                if blocks is not None:
+                    blocks = [*blocks, _link_block(link)]
+            dm = self.client.conversations_open(users=message.user)["channel"]["id"]
+            self.client.chat_postMessage(channel=dm, text=text, blocks=blocks, unfurl_links=False)
+        except SLACK_ERRORS as error:
+            log.warning("desk.dm_failed", to=message.user, error=repr(error))
+            self._tell(turn, f"The direct message to <@{message.user}> could not be sent: {error}")
+
+    def refresh_card(self, conversation_id: int) -> None:
+        """Show the conversation's current state on its candidate card."""
+        update = card_update(self.db, conversation_id)
+        if update is None:
+            return
+        try:
+            self.client.chat_update(**update)
+        except SLACK_ERRORS as error:
+            log.warning("desk.card_update_failed", conversation=conversation_id, error=repr(error))
+
+
+def card_update(db: Database, conversation_id: int) -> dict[str, Any] | None:
+    """chat.update's arguments for the conversation's card; None before it has a thread."""
+    with db.read() as session:
+        view = desk.desk_view(session=session, conversation_id=conversation_id)
+    if view is None or view.conversation.slack_thread_ts is None:
+        return None
+    text, blocks = cards.candidate_card(view.candidate, view.conversation, next_send=view.next_send)
+    return {
+        "channel": view.conversation.slack_channel,
+        "ts": view.conversation.slack_thread_ts,
+        "text": text,
+        "blocks": blocks,
+    }
+
+
+def _link_block(link: str) -> dict[str, Any]:
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": f"<{link}|Open the conversation>"}],
+    }
