@@ -80,12 +80,14 @@ class Dispatcher:
         slack: WebClient,
         twilio: TwilioClient,
         clock: Callable[[], float] = time.monotonic,
+        wake: Any = None,
     ) -> None:
         self.db = db
         self.settings = settings
         self.slack = slack
         self.twilio = twilio
-        self.wake = threading.Event()
+        # Set by whoever stores new work (a threading or a multiprocessing Event).
+        self.wake = wake if wake is not None else threading.Event()
         self.stopping = threading.Event()
         self.slack_pacer = Pacer(settings.SLACK_POSTS_PER_SECOND, settings.SLACK_POST_BURST, clock)
         # reactions.add is Tier 3: about 50 a minute.

@@ -16,12 +16,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.clients import slack_client, twilio_client
-from bot.dispatcher import Dispatcher
+from bot.clients import slack_client
 from bot.settings import Settings
 from bot.slack_app import build_slack_app
 from bot.webhooks import TwilioWebhooks
-from scheduler.runner import Scheduler
+from bot.workers import Workers, make_workers
 from storage import outbox
 from storage.db import Database
 
@@ -33,10 +32,9 @@ GIL_SWITCH_SECONDS = 0.0005
 def create_app(settings: Settings, db: Database) -> Starlette:
     """The whole server; workers start with the app unless RUN_WORKERS is off."""
     slack = slack_client(settings)
-    dispatcher = Dispatcher(db=db, settings=settings, slack=slack, twilio=twilio_client(settings))
-    bolt = build_slack_app(settings=settings, db=db, client=slack, wake=dispatcher.wake.set)
-    twilio = TwilioWebhooks(db=db, settings=settings, wake=dispatcher.wake.set)
-    scheduler = Scheduler(db=db)
+    workers = make_workers(settings, db)
+    bolt = build_slack_app(settings=settings, db=db, client=slack, wake=workers.wake.set)
+    twilio = TwilioWebhooks(db=db, settings=settings, wake=workers.wake.set)
 
     async def slack_events(request: Request) -> Response:
         body = await request.body()
@@ -49,7 +47,7 @@ def create_app(settings: Settings, db: Database) -> Starlette:
         return to_starlette_response(response)
 
     async def healthz(_request: Request) -> Response:
-        return await run_in_threadpool(_health, settings, db)
+        return await run_in_threadpool(_health, settings, db, workers)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -58,8 +56,7 @@ def create_app(settings: Settings, db: Database) -> Starlette:
         # switch interval would leave a webhook waiting that long behind an outbox post.
         sys.setswitchinterval(GIL_SWITCH_SECONDS)
         if settings.RUN_WORKERS:
-            dispatcher.start()
-            scheduler.start()
+            workers.start()
         if settings.socket_mode:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -71,8 +68,7 @@ def create_app(settings: Settings, db: Database) -> Starlette:
         finally:
             if socket_mode is not None:
                 socket_mode.close()
-            scheduler.stop()
-            dispatcher.stop()
+            workers.stop()
             twilio.inbound.close()
             log.info("serve.stopped")
 
@@ -84,11 +80,11 @@ def create_app(settings: Settings, db: Database) -> Starlette:
     if not settings.socket_mode:
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))
     app = Starlette(routes=routes, lifespan=lifespan)
-    app.state.dispatcher = dispatcher
+    app.state.workers = workers
     return app
 
 
-def _health(settings: Settings, db: Database) -> Response:
+def _health(settings: Settings, db: Database, workers: Workers) -> Response:
     integrations = {
         "slack": "socket_mode" if settings.socket_mode else "events_api",
         "twilio": "messaging_service" if settings.TWILIO_MESSAGING_SERVICE_SID else "number",
@@ -102,6 +98,15 @@ def _health(settings: Settings, db: Database) -> Response:
             {"status": "unhealthy", "database": "unreachable", "integrations": integrations},
             status_code=503,
         )
+    running = workers.alive() if settings.RUN_WORKERS else None
+    if running is False:
+        log.error("health.workers_down")
     return JSONResponse(
-        {"status": "ok", "database": "ok", "integrations": integrations, "outbox_backlog": backlog}
+        {
+            "status": "ok" if running is not False else "degraded",
+            "database": "ok",
+            "integrations": integrations,
+            "outbox_backlog": backlog,
+            "workers": {None: "off", True: "running", False: "down"}[running],
+        }
     )

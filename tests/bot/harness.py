@@ -51,6 +51,7 @@ class Caretbot:
             TWILIO_API_URL=twilio_api_url,
             TWILIO_SEGMENTS_PER_SECOND=50,
             PUBLIC_URL=self.url,
+            WORKERS_IN_PROCESS=True,
             **extra,
         )
         self.db = Database(database_url)
@@ -88,8 +89,8 @@ class Caretbot:
         self.start()
 
     @property
-    def dispatcher(self) -> Any:
-        return self.app.state.dispatcher
+    def workers(self) -> Any:
+        return self.app.state.workers
 
     # Requests signed as the platforms sign them.
 

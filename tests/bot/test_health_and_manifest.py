@@ -43,6 +43,7 @@ def test_healthz_answers_200_with_the_integrations_and_the_outbox_backlog(caretb
         "database": "ok",
         "integrations": {"slack": "events_api", "twilio": "number"},
         "outbox_backlog": 0,
+        "workers": "running",
     }
 
 
