@@ -37,6 +37,11 @@ def after_candidate_texts(
             text=f"Scheduled send #{send.id} (for {cards.slack_time(send.send_at)}) is "
             f"cancelled: the candidate texted first. It was: {send.text}",
         )
+    changed = set(effects.reopened) | {send.conversation_id for send in effects.cancelled}
+    for conversation_id in sorted(changed):
+        conversations.refresh_card(
+            session=session, conversation_id=conversation_id, channel=channel
+        )
     return effects
 
 

@@ -25,7 +25,7 @@ from sqlmodel import Session
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client as TwilioClient
 
-from bot import cards, twilio_errors
+from bot import cards, desk, twilio_errors
 from bot.pacing import Pacer
 from bot.settings import Settings
 from grammar.segments import count_segments
@@ -98,6 +98,7 @@ class Dispatcher:
             conversations.POST_INBOUND: self._post_inbound,
             conversations.POST_NOTE: self._post_note,
             conversations.ADD_REACTION: self._add_reaction,
+            conversations.UPDATE_CARD: self._update_card,
             conversations.SEND_SMS: self._send_sms,
         }
 
@@ -327,6 +328,16 @@ class Dispatcher:
                 text=cards.note(work.payload["text"]),
                 unfurl_links=False,
             )
+        except (SlackApiError, OSError, requests.RequestException) as error:
+            return self._slack_outcome(work, error)
+        return DONE
+
+    def _update_card(self, work: Work) -> Outcome:
+        update = desk.card_update(self.db, work.payload["conversation_id"])
+        if update is None:
+            return DONE  # no thread yet: the card will be posted with the current state
+        try:
+            self._slack_call(self.slack.chat_update, work.pace_key, **update)
         except (SlackApiError, OSError, requests.RequestException) as error:
             return self._slack_outcome(work, error)
         return DONE

@@ -95,6 +95,10 @@ def send_one(db: Database, send_id: int, *, now: datetime) -> str | None:
         conversations.add_note(
             session=session, conversation_id=send.conversation_id, channel=send.channel, text=note
         )
+        # The card shows the next scheduled send; this one is no longer it.
+        conversations.refresh_card(
+            session=session, conversation_id=send.conversation_id, channel=send.channel
+        )
     log.info(
         "scheduled_send.done", outcome=outcome, send=send_id, conversation=send.conversation_id
     )

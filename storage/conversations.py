@@ -32,8 +32,9 @@ _events = ProcessedSlackEvent.__table__  # type: ignore[attr-defined]
 POST_INBOUND = "slack.post_inbound"
 POST_NOTE = "slack.note"
 ADD_REACTION = "slack.reaction"
+UPDATE_CARD = "slack.card"
 SEND_SMS = "twilio.send"
-SLACK_KINDS = frozenset({POST_INBOUND, POST_NOTE, ADD_REACTION})
+SLACK_KINDS = frozenset({POST_INBOUND, POST_NOTE, ADD_REACTION, UPDATE_CARD})
 TWILIO_KINDS = frozenset({SEND_SMS})
 
 
@@ -386,6 +387,17 @@ def add_note(*, session: Session, conversation_id: int, channel: str, text: str)
         lane=slack_lane(conversation_id),
         pace_key=slack_pace(channel),
         payload={"conversation_id": conversation_id, "text": text},
+    )
+
+
+def refresh_card(*, session: Session, conversation_id: int, channel: str) -> None:
+    """Queue a chat.update of the conversation's card (its state changed off a command)."""
+    outbox.enqueue(
+        session=session,
+        kind=UPDATE_CARD,
+        lane=slack_lane(conversation_id),
+        pace_key=slack_pace(channel),
+        payload={"conversation_id": conversation_id},
     )
 
 

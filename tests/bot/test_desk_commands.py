@@ -294,6 +294,9 @@ def test_close_open_and_a_text_from_the_candidate_reopens(desk: Desk):
     assert cancelled
     assert desk.conversation().status == "open"
     assert [s.state for s in desk.rows(ScheduledSend)] == ["cancelled"]
+    # The card follows without a command: open again, with no send pending.
+    desk.slack.wait_for(lambda: desk.card()["Status"] == "open")
+    assert "Next send" not in desk.card()
     texts = desk.bridge.thread(desk.thread)
     assert texts.index("Sorry, I was at work. Still interested!") < texts.index(
         ":information_source: " + cancelled
