@@ -66,7 +66,9 @@ def build_requests(public_url: str, count: int, numbers: int) -> list[bytes]:
     for index in range(count):
         phone = f"+1512555{index % numbers:04d}"
         params = inbound_sms_params(
-            phone, TEAM_NUMBER, f"Hello, text {index} about the night nurse job",
+            phone,
+            TEAM_NUMBER,
+            f"Hello, text {index} about the night nurse job",
             account_sid=ACCOUNT_SID,
         )
         body = urlencode(params).encode()
@@ -80,7 +82,9 @@ def build_requests(public_url: str, count: int, numbers: int) -> list[bytes]:
     return requests
 
 
-async def fire(port: int, requests: list[bytes], concurrency: int) -> tuple[float, list[float], list[int]]:
+async def fire(
+    port: int, requests: list[bytes], concurrency: int
+) -> tuple[float, list[float], list[int]]:
     """Send every request over `concurrency` keep-alive connections; (seconds, latencies, statuses)."""
     queue = list(reversed(requests))
     latencies: list[float] = []
@@ -106,6 +110,21 @@ async def fire(port: int, requests: list[bytes], concurrency: int) -> tuple[floa
     started = time.perf_counter()
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     return time.perf_counter() - started, latencies, statuses
+
+
+def run(
+    port: int, requests: list[bytes], concurrency: int
+) -> tuple[float, list[float], list[int], float]:
+    """`fire` on uvloop, with the CPU seconds the load generator itself used."""
+    import resource
+
+    import uvloop
+
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    seconds, latencies, statuses = uvloop.run(fire(port, requests, concurrency))
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, latencies, statuses, cpu
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -163,32 +182,56 @@ def main() -> None:
         "PYTHONPATH": str(ROOT),
     }
     slack = subprocess.Popen(
-        [sys.executable, "-m", "tests.fakes.slack_api", "--port", str(slack_port),
-         "--rate", str(args.slack_rate), "--burst", str(args.slack_burst), "--token", SLACK_TOKEN],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            sys.executable,
+            "-m",
+            "tests.fakes.slack_api",
+            "--port",
+            str(slack_port),
+            "--rate",
+            str(args.slack_rate),
+            "--burst",
+            str(args.slack_burst),
+            "--token",
+            SLACK_TOKEN,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
+    serve_log = open(workdir / "serve.log", "w")  # noqa: SIM115 - closed in finally
     server = subprocess.Popen(
         ["caretbot", "serve", "--port", str(caretbot_port)],
-        cwd=workdir, env=env, stdout=subprocess.DEVNULL, stderr=open(workdir / "serve.log", "w"),
+        cwd=workdir,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=serve_log,
     )
     try:
         wait_http(slack_url + "/_fake/stats")
         wait_http(public_url + "/healthz")
         requests = build_requests(public_url, args.requests, args.numbers)
-        health = f"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n".encode()
+        health = b"GET /healthz HTTP/1.1\r\nHost: bench\r\n\r\n"
 
-        print(f"caretbot serve on SQLite; {args.requests} webhooks from {args.numbers} numbers, "
-              f"{args.concurrency} in flight; Slack fake at {args.slack_rate:g}/s burst {args.slack_burst}")
-        seconds, health_latencies, health_statuses = asyncio.run(
-            fire(caretbot_port, [health] * args.requests, args.concurrency)
+        print(
+            f"caretbot serve on SQLite; {args.requests} webhooks from {args.numbers} numbers, "
+            f"{args.concurrency} in flight; Slack fake at {args.slack_rate:g}/s burst {args.slack_burst}"
+        )
+        seconds, health_latencies, health_statuses, cpu = run(
+            caretbot_port, [health] * args.requests, args.concurrency
         )
         base = summary("/healthz", seconds, health_latencies)
+        print(f"            (the load generator used {cpu / seconds * 100:.0f}% of a core)")
         storm_started = time.time()
-        seconds, latencies, statuses = asyncio.run(fire(caretbot_port, requests, args.concurrency))
+        seconds, latencies, statuses, cpu = run(caretbot_port, requests, args.concurrency)
         storm = summary("webhooks", seconds, latencies)
+        print(f"            (the load generator used {cpu / seconds * 100:.0f}% of a core)")
         bad = [s for s in statuses if s != 200] + [s for s in health_statuses if s != 200]
-        print(f"     ratio: webhooks at {storm['requests_per_s'] / base['requests_per_s']:.2f}x the "
-              f"/healthz throughput, p99 {storm['p99_ms'] / base['p99_ms']:.2f}x; non-200 answers: {len(bad)}")
+        print(
+            f"     ratio: webhooks at {storm['requests_per_s'] / base['requests_per_s']:.2f}x the "
+            f"/healthz throughput, p99 {storm['p99_ms'] / base['p99_ms']:.2f}x; non-200 answers: {len(bad)}"
+        )
 
         expected_posts = args.requests + args.numbers  # each text, plus each thread's card
         deadline = time.monotonic() + expected_posts / args.slack_rate * 3 + 30
@@ -199,20 +242,25 @@ def main() -> None:
             time.sleep(0.2)
         caught_up = stats["last_post_at"] - storm_started
         ideal = max(0.0, (expected_posts - args.slack_burst) / args.slack_rate)
-        print(f"     slack: {stats['posts']} posts caught up {caught_up:.1f} s after the storm began; "
-              f"the configured rate allows {ideal:.1f} s ({caught_up / ideal:.2f}x); "
-              f"429s: {stats['ratelimited']} ({stats['ratelimited'] / max(1, stats['posts']) * 100:.2f}% of posts)")
+        print(
+            f"     slack: {stats['posts']} posts caught up {caught_up:.1f} s after the storm began; "
+            f"the configured rate allows {ideal:.1f} s ({caught_up / ideal:.2f}x); "
+            f"429s: {stats['ratelimited']} ({stats['ratelimited'] / max(1, stats['posts']) * 100:.2f}% of posts)"
+        )
         with sqlite3.connect(database) as connection:
             stored, distinct = connection.execute(
                 "SELECT count(*), count(DISTINCT twilio_sid) FROM messages WHERE direction='inbound'"
             ).fetchone()
-        print(f"    stored: {stored} inbound messages, {distinct} distinct MessageSids "
-              f"({'OK' if stored == distinct == args.requests else 'WRONG'}: expected {args.requests})")
+        print(
+            f"    stored: {stored} inbound messages, {distinct} distinct MessageSids "
+            f"({'OK' if stored == distinct == args.requests else 'WRONG'}: expected {args.requests})"
+        )
     finally:
         server.send_signal(signal.SIGINT)
         slack.terminate()
         server.wait(20)
         slack.wait(5)
+        serve_log.close()
 
 
 if __name__ == "__main__":
