@@ -51,15 +51,18 @@ def mask_private(
 
 
 def configure_logging(*, level: str = "INFO", json: bool | None = None) -> None:
-    """Route structlog and the standard library through one processor chain."""
+    """Route structlog and the standard library through one processor chain.
+
+    caretbot's own events go straight to stderr (structlog's native logger: a webhook's
+    log line costs microseconds, not the stdlib's tens); the standard library's records
+    (uvicorn, Bolt, APScheduler, SQLAlchemy) pass through the same processors.
+    """
     if json is None:
         json = not sys.stderr.isatty()
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
-        structlog.stdlib.add_log_level,
-        structlog.stdlib.add_logger_name,
+        structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        structlog.stdlib.ExtraAdder(),
         mask_private,
     ]
     renderer: Any = (
@@ -67,21 +70,29 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None) -> None:
         if json
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
+    handler = logging.StreamHandler(sys.stderr)
     structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.stdlib.BoundLogger,
+        processors=[
+            *shared,
+            structlog.processors.format_exc_info if json else _identity,
+            renderer,
+        ],
+        logger_factory=structlog.WriteLoggerFactory(file=_HandlerStream(handler)),  # type: ignore[arg-type]
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
-        foreign_pre_chain=shared,
+        foreign_pre_chain=[
+            *shared,
+            structlog.stdlib.add_logger_name,
+            structlog.stdlib.ExtraAdder(),
+        ],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
             structlog.processors.format_exc_info if json else _identity,
             renderer,
         ],
     )
-    handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -95,6 +106,19 @@ def configure_logging(*, level: str = "INFO", json: bool | None = None) -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
     # twilio-python logs request bodies (phone numbers, texts) at INFO.
     logging.getLogger("twilio.http_client").setLevel(logging.WARNING)
+
+
+class _HandlerStream:
+    """Writes wherever the stdlib handler writes, so both kinds of line share a stream."""
+
+    def __init__(self, handler: logging.StreamHandler[Any]) -> None:
+        self.handler = handler
+
+    def write(self, text: str) -> int:
+        return self.handler.stream.write(text)
+
+    def flush(self) -> None:
+        self.handler.stream.flush()
 
 
 def _identity(

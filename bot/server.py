@@ -3,9 +3,11 @@ dispatcher and the scheduler running beside it."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import sys
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import structlog
@@ -46,8 +48,13 @@ def create_app(settings: Settings, db: Database) -> Starlette:
         response = await run_in_threadpool(bolt.dispatch, bolt_request)
         return to_starlette_response(response)
 
+    # One thread for health checks: a load balancer's polls need no parallel queries,
+    # and a pool of threads fighting over database connections is slower than one.
+    health_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="healthz")
+
     async def healthz(_request: Request) -> Response:
-        return await run_in_threadpool(_health, settings, db, workers)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(health_thread, _health, settings, db, workers)
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
@@ -70,6 +77,7 @@ def create_app(settings: Settings, db: Database) -> Starlette:
                 socket_mode.close()
             workers.stop()
             twilio.inbound.close()
+            health_thread.shutdown(wait=False)
             log.info("serve.stopped")
 
     routes = [
