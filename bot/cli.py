@@ -5,7 +5,7 @@ from __future__ import annotations
 import structlog
 import typer
 
-from bot import cli_parse
+from bot import cli_import, cli_lists, cli_parse
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings, require_serve
 from storage.db import Database, current_revision
@@ -14,6 +14,8 @@ app = typer.Typer(help="caretbot: text candidates from Slack.", no_args_is_help=
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 cli_parse.register(app)
+cli_import.register(app)
+cli_lists.register(app)
 
 log = structlog.get_logger(__name__)
 
