@@ -139,6 +139,7 @@ def count_filters(url: str) -> list[tuple[str, int, float]]:
         "created:>2020-01-01 opt_in:true",
         "has:email -opted_out:true job_title:RN",
         "email:*7@example.com",
+        "-status:archived",
     ]
     db = Database(url)
     out = []

@@ -14,13 +14,12 @@ import typer
 
 from bot.cli_import import open_database
 from grammar.filters import FIELDS, FilterError
-from storage.filter_sql import select_query
+from storage.filter_sql import count_query, select_query
 from storage.lists import (
     ROW_COLUMNS,
     ListError,
     candidate_rows,
     compile_text,
-    count_matching,
     create_list,
     find_list,
     list_count,
@@ -131,8 +130,8 @@ def candidates_command(
     db = open_database()
     try:
         with db.read() as session:
-            count = count_matching(session=session, text=filter_text)
             compiled = compile_text(session=session, text=filter_text)
+            count = session.execute(count_query(compiled)).scalar_one()
             rows = candidate_rows(session=session, query=select_query(compiled), limit=limit)
     except (FilterError, ListError) as error:
         raise _fail(error) from None
@@ -152,6 +151,7 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     cells = [[str(c) for c in header], *([("" if v is None else str(v)) for v in r] for r in rows)]
     widths = [max(len(row[at]) for row in cells) for at in range(len(header))]
     for number, row in enumerate(cells):
-        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)))
+        line = "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        typer.echo(line.rstrip())
         if number == 0:
             typer.echo("  ".join("-" * width for width in widths))

@@ -24,6 +24,8 @@ import phonenumbers
 from lark import Lark, Token, Transformer, v_args
 from lark.exceptions import UnexpectedCharacters, UnexpectedInput, VisitError
 
+from grammar.statuses import APPLY_STATUSES
+
 __all__ = [
     "APPLY_STATUSES",
     "FIELDS",
@@ -47,18 +49,6 @@ __all__ = [
     "render",
     "walk",
 ]
-
-APPLY_STATUSES: tuple[str, ...] = (
-    "New",
-    "Engaged",
-    "Disengaged",
-    "Delivered",
-    "Interview Scheduled",
-    "Information Missing",
-    "Not Qualified",
-    "Not Eligible for Hire",
-    "Archived",
-)
 
 
 class Kind(StrEnum):

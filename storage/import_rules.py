@@ -41,6 +41,7 @@ __all__ = [
     "RowProblem",
     "RowRules",
     "ValidRow",
+    "check_region",
     "column_letter",
     "neutralise",
     "normalise_header",
@@ -580,13 +581,19 @@ def _parse_when(text: str, month_first: bool) -> datetime | None:
     return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
+def check_region(region: str) -> str:
+    """The region, upper-cased; ValueError naming it when phonenumbers does not know it."""
+    region = region.upper()
+    if region not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"unknown region {region}: use a two-letter code such as US or GB")
+    return region
+
+
 class RowRules:
     """Checks and cleans data rows for one header; `check` is called once per row."""
 
     def __init__(self, plan: ColumnPlan, *, region: str = "US") -> None:
-        region = region.upper()
-        if region not in phonenumbers.SUPPORTED_REGIONS:
-            raise ValueError(f"unknown region {region}: use a two-letter code such as US or GB")
+        region = check_region(region)
         self.plan = plan
         self.region = region
         self._month_first = region in _NANP_REGIONS

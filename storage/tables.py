@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from storage.desk_models import Delivery, DeskNote, ScheduledSend
+from storage.lists_models import Apply, CandidateList, ListMember, SavedFilter
 from storage.models import (
     Candidate,
     Conversation,
@@ -13,13 +14,17 @@ from storage.models import (
 )
 
 __all__ = [
+    "Apply",
     "Candidate",
+    "CandidateList",
     "Conversation",
     "Delivery",
     "DeskNote",
+    "ListMember",
     "Message",
     "OutboxEntry",
     "ProcessedSlackEvent",
+    "SavedFilter",
     "ScheduledSend",
     "SchedulerLock",
 ]

@@ -179,6 +179,27 @@ def test_a_filter_is_one_select(people: Database) -> None:
     assert sql.upper().count("JOIN") == 1  # the active apply, once
 
 
+@pytest.mark.parametrize(
+    ("text", "inner"),
+    [
+        ("source:indeed", True),
+        ("city:x source:indeed", True),
+        ("source:a OR campaign:b", True),
+        ("source:a OR city:b", False),
+        ("-status:new", False),
+        ("has:campaign", True),
+        ("list:austin source:a", True),
+    ],
+)
+def test_the_apply_join_is_inner_when_a_match_needs_an_apply(
+    people: Database, text: str, inner: bool
+) -> None:
+    with people.read() as session:
+        compiled = compile_text(session=session, text=text, now=NOW)
+    sql = str(count_query(compiled).compile(people.engine)).upper()
+    assert ("LEFT OUTER JOIN" not in sql) == inner
+
+
 def test_candidate_only_filters_do_not_join_applies(people: Database) -> None:
     with people.read() as session:
         compiled = compile_text(session=session, text="city:Austin", now=NOW)

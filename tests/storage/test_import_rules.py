@@ -155,8 +155,8 @@ def test_the_rejects_reason_column_is_ignored_on_reimport() -> None:
     assert plan.ignored == (5,)
 
 
-def _rules(header: list[str] = HEADER, region: str = "US", **kw: bool) -> RowRules:
-    return RowRules(plan_columns(header, **kw), region=region)
+def _rules(header: list[str] = HEADER, region: str = "US") -> RowRules:
+    return RowRules(plan_columns(header), region=region)
 
 
 def test_a_good_row_becomes_a_candidate() -> None:

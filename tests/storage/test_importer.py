@@ -13,6 +13,7 @@ from openpyxl import Workbook
 
 import storage.importer as importer
 from storage.db import Database
+from storage.import_reader import SheetError
 from storage.import_rules import REASON_HEADER, HeaderError
 from storage.importer import ImportOptions, import_file
 from storage.lists import ListError, create_list, find_list
@@ -274,3 +275,80 @@ def test_an_xlsx_file_imports(database: Database, tmp_path: Path) -> None:
     assert (summary.created, summary.kind) == (1, "XLSX, sheet 'Sheet'")
     assert progress[-1] == 1.0
     assert rows_of(database, CANDIDATES, "phone") == [("+15125550101",)]
+
+
+def test_a_phone_in_two_chunks_is_one_candidate(database: Database, tmp_path: Path) -> None:
+    """The second sighting comes after the first was written: it updates, it adds no one."""
+    rows = [
+        ["Ana", "López", "5125550101", "", "no", "Austin", "indeed", ""],
+        ["Ben", "Ruiz", "5125550102", "", "yes", "Dallas", "", ""],
+        ["Cy", "Diaz", "5125550103", "", "yes", "Dallas", "", ""],
+        ["Ana", "López", "5125550101", "ana@example.com", "yes", "Austin", "referral", ""],
+        ["Dee", "Park", "5125550104", "", "yes", "Waco", "", ""],
+    ]
+    options = ImportOptions(batch_size=2)
+    summary = import_file(
+        write_csv(tmp_path / "a.csv", rows), db=database, options=options, now=NOW
+    )
+    assert (summary.created, summary.updated, summary.applies_added) == (4, 1, 5)
+    assert rows_of(database, CANDIDATES, "phone", "email", "opt_in")[0] == (
+        "+15125550101",
+        "ana@example.com",
+        True,
+    )
+
+
+def test_a_chunk_of_known_and_new_phones(database: Database, tmp_path: Path) -> None:
+    import_file(write_csv(tmp_path / "a.csv", ROWS[:2]), db=database, now=NOW)
+    rows = [
+        ["Ana", "López", "5125550101", "", "yes", "Waco", "indeed", "Fall 2026"],
+        ["Zed", "Ng", "5125550120", "", "yes", "Waco", "indeed", ""],
+        ["Ben", "Ruiz", "5125550102", "ben@example.com", "no", "Dallas", "linkedin", "Fall 2026"],
+        ["Yan", "Li", "5125550119", "", "yes", "Waco", "", ""],
+    ]
+    options = ImportOptions(list_name="Mixed")
+    summary = import_file(
+        write_csv(tmp_path / "b.csv", rows), db=database, options=options, now=NOW
+    )
+    assert (summary.created, summary.updated, summary.unchanged) == (2, 1, 1)
+    assert (summary.applies_added, summary.added_to_list) == (2, 4)
+    assert rows_of(database, CANDIDATES, "phone", "city") == [
+        ("+15125550101", "Waco"),
+        ("+15125550102", "Dallas"),
+        ("+15125550119", "Waco"),
+        ("+15125550120", "Waco"),
+    ]
+    assert len(rows_of(database, APPLIES, "id")) == 4
+
+
+def test_a_big_file_is_read_in_a_process_of_its_own(database: Database, tmp_path: Path) -> None:
+    """The same import, its rows read and checked in another process (as for big files)."""
+    rows = [
+        [f"P{n}", "Smith", f"512555{n:04d}", "", "yes", "Austin", "", ""] for n in range(200, 260)
+    ]
+    rows.append(["Bad", "Row", "555-0100", "", "yes", "", "", ""])
+    rejects = tmp_path / "rejects.csv"
+    options = ImportOptions(parallel=True, batch_size=25, rejects_path=rejects)
+    summary = import_file(
+        write_csv(tmp_path / "a.csv", rows), db=database, options=options, now=NOW
+    )
+    assert (summary.rows, summary.created, summary.rejected) == (61, 60, 1)
+    assert [str(r) for r in summary.rejects] == [
+        "row 62: column C (Mobile): phone 555-0100 has no area code"
+    ]
+    assert summary.rejects_path == rejects and rejects.exists()
+    assert len(rows_of(database, APPLIES, "id")) == 60
+
+
+def test_a_file_that_breaks_midway_says_where(database: Database, tmp_path: Path) -> None:
+    path = tmp_path / "a.csv"
+    body = (
+        ",".join(HEADER)
+        + "\n"
+        + "Ana,López,5125550101,,yes,Austin,,\n"
+        + 'Ben,"Ruiz,5125550102,,yes,Austin,,\n'
+    )
+    path.write_text(body, encoding="utf-8")
+    for parallel in (False, True):
+        with pytest.raises(SheetError, match="row 3: a quote opened in this row is never closed"):
+            import_file(path, db=database, options=ImportOptions(parallel=parallel), now=NOW)

@@ -1,0 +1,97 @@
+"""`caretbot import`, `lists` and `candidates` from a terminal, on a real SQLite file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from bot import cli_import, cli_lists
+
+HEADER = "First Name,Last Name,Mobile,Email,Opt In,City,Source\n"
+ROWS = (
+    "Ana,López,(512) 555-0101,ana@example.com,yes,Austin,indeed\n"
+    "Ben,Ruiz,512-555-0102,ben@example.com,no,Dallas,linkedin\n"
+    "Cy,Diaz,555-0100,cy@example.com,yes,Austin,indeed\n"
+)
+
+
+@pytest.fixture
+def app(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path / 'caretbot.db'}")
+    monkeypatch.chdir(tmp_path)
+    app = typer.Typer()
+    cli_import.register(app)
+    cli_lists.register(app)
+    return app
+
+
+def run(app: typer.Typer, *args: str) -> tuple[int, str, str]:
+    result = CliRunner().invoke(app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_import_reports_counts_and_rejects(app: typer.Typer, tmp_path: Path) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text(HEADER + ROWS, encoding="utf-8")
+    code, out, _ = run(app, "import", str(path), "--list", "Night nurses")
+    assert code == 0, out
+    assert "created: 2" in out
+    assert "rejected: 1" in out
+    assert "added to list Night nurses: 2" in out
+    assert "row 4: column C (Mobile): phone 555-0100 has no area code" in out
+    assert (tmp_path / "people.rejects.csv").exists()
+    code, out, _ = run(app, "import", str(path), "--dry-run")
+    assert "dry run" in out and "unchanged: 2" in out
+
+
+def test_a_header_problem_stops_the_import(app: typer.Typer, tmp_path: Path) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text("First Name,Last Name,Mobile,Email,Opt In,Notes\nA,B,5125550101,,yes,x\n")
+    code, _, err = run(app, "import", str(path))
+    assert code == 1
+    assert "was not imported" in err
+    assert "column F (Notes): unknown header" in err
+
+
+def test_an_unknown_region_is_a_usage_error(app: typer.Typer, tmp_path: Path) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text(HEADER + ROWS, encoding="utf-8")
+    code, _, err = run(app, "import", str(path), "--region", "XX")
+    assert code == 2
+    assert "unknown region XX" in err
+
+
+def test_lists_and_candidates(app: typer.Typer, tmp_path: Path) -> None:
+    path = tmp_path / "people.csv"
+    path.write_text(HEADER + ROWS, encoding="utf-8")
+    run(app, "import", str(path))
+    code, out, _ = run(app, "lists", "create", "Austin", "--filter", "city:austin source:indeed")
+    assert (code, out.strip()) == (0, "list Austin created with 1 candidates")
+    code, out, _ = run(app, "lists", "create", "All", "--filter", "has:email", "--dynamic")
+    assert "dynamic list All saved; 2 candidates match it now" in out
+    code, out, _ = run(app, "lists")
+    assert code == 0
+    assert [line.split()[:3] for line in out.splitlines()[2:]] == [
+        ["All", "dynamic", "2"],
+        ["Austin", "static", "1"],
+    ]
+    code, out, _ = run(app, "lists", "show", "all")
+    assert "list All (dynamic): 2 candidates" in out
+    assert "+15125550101" in out and "+15125550102" in out
+    code, out, _ = run(app, "candidates", "--filter", "list:austin OR city:dallas")
+    assert out.splitlines()[0] == "2 candidates match"
+
+
+def test_a_bad_filter_shows_the_caret(app: typer.Typer) -> None:
+    code, _, err = run(app, "candidates", "--filter", "city:Austin sorce:indeed")
+    assert code == 1
+    assert err.splitlines() == [
+        "unknown field sorce (did you mean source?)",
+        "  city:Austin sorce:indeed",
+        "              ^^^^^",
+    ]
+    code, _, err = run(app, "lists", "show", "nope")
+    assert (code, err.strip()) == (1, 'there is no list named "nope"')
