@@ -94,6 +94,7 @@ def import_command(
 ) -> None:
     """Import candidates from a CSV or XLSX file."""
     db = open_database()
+    active_policy = load_settings().ACTIVE_APPLY  # open_database has checked the settings
     rejects_path = rejects or file.with_name(f"{file.stem}.rejects.csv")
     options = ImportOptions(
         list_name=list_name,
@@ -103,6 +104,7 @@ def import_command(
         create_new=create_new,
         custom=custom,
         rejects_path=rejects_path,
+        active_policy=active_policy,
     )
     try:
         summary = _run(file, db, options)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import phonenumbers
 from pydantic import AfterValidator, Field, ValidationError, field_validator
@@ -39,6 +39,7 @@ WHERE_TO_GET = {
     "TWILIO_MESSAGING_SERVICE_SID": "Twilio Console > Messaging > Services (starts with MG)",
     "TWILIO_API_URL": "the base URL of the Twilio REST API (default https://api.twilio.com)",
     "MANAGERS": "Slack user ids, comma-separated: a person's profile > ... > Copy member ID",
+    "ACTIVE_APPLY": "first (a candidate's first apply stays the active one) or latest",
     "PUBLIC_URL": "the https:// base URL at which Twilio and Slack reach this server, "
     "exactly as configured in their consoles (no trailing slash)",
 }
@@ -108,6 +109,9 @@ class Settings(BaseSettings):
     CANCEL_SCHEDULED_ON_REPLY: bool = True
     # How late a scheduled send may still go out after caretbot was down.
     SCHEDULED_GRACE_MINUTES: int = Field(default=15, ge=0)
+    # Which of a candidate's applies filters and the recruit push read: the first one
+    # (default) or the latest (each new import row or entry takes over).
+    ACTIVE_APPLY: Literal["first", "latest"] = "first"
     RUN_WORKERS: bool = True
     # The outbox dispatcher and the scheduler run in a child process of `serve` unless
     # this asks for threads of the web process.

@@ -18,6 +18,7 @@ from slack_sdk import WebClient
 from bot import bridge
 from bot.desk import Desk
 from bot.settings import Settings
+from bot.slack_import import SlackImports
 from storage import outbox
 from storage.db import Database
 
@@ -43,13 +44,19 @@ def build_slack_app(
         # Slack only retries on errors; an unhandled event type must still get 200.
         raise_error_for_unhandled_request=False,
     )
-    register_messages(app, db=db, desk=Desk(settings=settings, db=db, client=client, wake=wake))
+    register_messages(
+        app,
+        db=db,
+        desk=Desk(settings=settings, db=db, client=client, wake=wake),
+        imports=SlackImports(settings=settings, db=db, client=client),
+    )
     register_slash_command(app, db=db)
     return app
 
 
-def register_messages(app: App, *, db: Database, desk: Desk) -> None:
-    """Teammates' thread messages become texts to the candidate; ^ lines are commands."""
+def register_messages(app: App, *, db: Database, desk: Desk, imports: SlackImports) -> None:
+    """Teammates' thread messages become texts to the candidate; ^ lines are commands;
+    a file uploaded to the channel with ^import is imported."""
 
     @app.event("message")
     def on_message(body: dict[str, Any], event: dict[str, Any], context: BoltContext) -> None:
@@ -57,6 +64,9 @@ def register_messages(app: App, *, db: Database, desk: Desk) -> None:
         structlog.contextvars.bind_contextvars(
             event_id=body.get("event_id"), channel=event.get("channel")
         )
+        if imports.handles(event, context.bot_user_id):
+            imports.receive(event_id=body["event_id"], event=event)
+            return
         if not bridge.is_teammate_thread_message(event, context.bot_user_id):
             return
         if is_caret_line(event.get("text", "")):

@@ -19,6 +19,9 @@ METHOD_SCOPES = {
     # chat.getPermalink needs no scope of its own; it comes with posting.
     "chat_getPermalink": "chat:write",
     "files_upload_v2": "files:write",
+    # ^import: files.info for a file Slack described only by its id; the download itself
+    # (url_private_download with the bot token) needs files:read too.
+    "files_info": "files:read",
 }
 # chat.postMessage with `username`/`icon_emoji` (the candidate's name on their texts).
 CUSTOMIZE_SCOPE = "chat:write.customize"

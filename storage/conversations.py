@@ -15,6 +15,8 @@ from sqlmodel import Session
 
 from grammar.keywords import Keyword, keyword_of
 from storage import outbox
+from storage.applies import natural_key
+from storage.lists_models import APPLIES
 from storage.models import (
     Candidate,
     Conversation,
@@ -234,14 +236,17 @@ def _set_opt_out(
 def _candidate_ids(
     connection: sa.Connection, session: Session, phones: set[str], now: Any
 ) -> dict[str, int]:
-    """Candidate ids by phone, creating the candidates not met before."""
+    """Candidate ids by phone, creating the candidates not met before, each with its
+    texting-in apply."""
     query = sa.select(_candidates.c.phone, _candidates.c.id).where(
         _candidates.c.phone.in_(sorted(phones))
     )
     found: dict[str, int] = dict(connection.execute(query).all())  # type: ignore[arg-type]
     missing = phones - found.keys()
     if missing:
-        connection.execute(
+        # RETURNING gives only the rows this statement inserted: a phone another
+        # transaction stored meanwhile is not new here, and gets no second apply.
+        created = connection.execute(
             _insert_ignore(session, _candidates, ["phone"]),
             [
                 {
@@ -254,9 +259,35 @@ def _candidate_ids(
                 }
                 for phone in sorted(missing)
             ],
-        )
+        ).scalars()
+        _add_sms_applies(connection, list(created), now)
         found = dict(connection.execute(query).all())
     return found
+
+
+# Texting in is an entry into caretbot: a new number's first text is an apply.
+SMS_APPLY_FIELDS = {"source": "sms", "medium": "sms"}
+_SMS_APPLY_KEY = natural_key("sms", SMS_APPLY_FIELDS)
+_INSERT_SMS_APPLY = APPLIES.insert().values(
+    origin="sms",
+    status="New",
+    # A new candidate's only apply is its active one, whichever the team's ACTIVE_APPLY.
+    is_active=True,
+    natural_key=_SMS_APPLY_KEY,
+    **SMS_APPLY_FIELDS,
+)
+
+
+def _add_sms_applies(connection: sa.Connection, candidate_ids: list[int], now: Any) -> None:
+    """One statement: the texting-in apply of each candidate created just now."""
+    if candidate_ids:
+        connection.execute(
+            _INSERT_SMS_APPLY,
+            [
+                {"candidate_id": candidate_id, "created_at": now, "updated_at": now}
+                for candidate_id in candidate_ids
+            ],
+        )
 
 
 def _conversation_ids(

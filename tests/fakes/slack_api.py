@@ -188,6 +188,8 @@ class FakeSlack(FakeServer):
             self._faults: dict[str, deque[_Fault]] = {}
             self._buckets: dict[str, _Bucket] = {}
             self._uploads: dict[str, _Upload] = {}
+            self._files: dict[str, tuple[dict[str, Any], bytes]] = {}
+            self._downloads: list[tuple[str, int]] = []
             self._users = {uid: dict(u) for uid, u in self._initial_users.items()}
             self._channels = (
                 set(self._initial_channels) if self._initial_channels is not None else None
@@ -219,6 +221,53 @@ class FakeSlack(FakeServer):
                 "ts": ts,
                 **extra,
             }
+
+    def add_file(
+        self,
+        name: str,
+        content: bytes,
+        filetype: str,
+        *,
+        user: str = "U0TEAMMATE",
+        mimetype: str = "application/octet-stream",
+    ) -> dict[str, Any]:
+        """A file a person uploaded: its Slack file object (as in a file_share message
+        event and files.info), whose url_private(_download) serves `content` to the bot
+        token only (403 otherwise)."""
+        file_id = "F" + uuid.uuid4().hex[:10].upper()
+        base = f"{self.url}/files-pri/{self.team_id}-{file_id}"
+        now = int(time.time())
+        info = {
+            "id": file_id,
+            "created": now,
+            "timestamp": now,
+            "name": name,
+            "title": name,
+            "mimetype": mimetype,
+            "filetype": filetype,
+            "pretty_type": filetype.upper(),
+            "user": user,
+            "editable": False,
+            "size": len(content),
+            "mode": "hosted",
+            "is_external": False,
+            "external_type": "",
+            "is_public": False,
+            "public_url_shared": False,
+            "display_as_bot": False,
+            "username": "",
+            "url_private": f"{base}/{name}",
+            "url_private_download": f"{base}/download/{name}",
+            "permalink": f"https://caretbot-test.slack.com/files/{user}/{file_id}/{name}",
+        }
+        with self._lock:
+            self._files[file_id] = (info, content)
+        return dict(info)
+
+    def downloads(self) -> list[tuple[str, int]]:
+        """(file id, HTTP status) of every request for a file's bytes, oldest first."""
+        with self._lock:
+            return list(self._downloads)
 
     def set_handler(self, method: str, handler: Handler) -> None:
         """Serve `method` with `handler(params) -> response dict` (raise SlackError to fail)."""
@@ -319,6 +368,8 @@ class FakeSlack(FakeServer):
             return Response.json({"ok": True})
         if request.path.startswith("/upload/"):
             return self._receive_upload(request)
+        if request.path.startswith("/files-pri/"):
+            return self._serve_file(request)
         if not request.path.startswith("/api/"):
             return Response.json({"ok": False, "error": "unknown_method"}, status=404)
         method = request.path.removeprefix("/api/")
@@ -629,6 +680,33 @@ class FakeSlack(FakeServer):
             upload.data = request.body
         return Response.text(f"OK - {len(request.body)}")
 
+    def _serve_file(self, request: Request) -> Response:
+        """A file's bytes at url_private(_download): only with the bot token."""
+        file_id = request.path.split("/")[2].rsplit("-", 1)[-1]
+        with self._lock:
+            found = self._files.get(file_id)
+        auth = request.headers.get("authorization", "")
+        if found is None or request.method != "GET":
+            status = 404
+        elif auth != f"Bearer {self.token}":
+            status = 403
+        else:
+            status = 200
+        with self._lock:
+            self._downloads.append((file_id, status))
+        if status != 200:
+            return Response.text("Not Found" if status == 404 else "Forbidden", status=status)
+        assert found is not None
+        info, content = found
+        return Response(status=200, body=content, headers={"Content-Type": str(info["mimetype"])})
+
+    def _files_info(self, params: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            found = self._files.get(str(params.get("file")))
+        if found is None:
+            raise SlackError("file_not_found")
+        return {"file": dict(found[0])}
+
     def _files_complete_upload_external(self, params: dict[str, Any]) -> dict[str, Any]:
         raw = params.get("files")
         items = json.loads(raw) if isinstance(raw, str) else raw
@@ -716,6 +794,7 @@ _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "files.getUploadURLExternal": FakeSlack._files_get_upload_url_external,
     "files.completeUploadExternal": FakeSlack._files_complete_upload_external,
     "files.upload": FakeSlack._files_upload,
+    "files.info": FakeSlack._files_info,
 }
 
 
