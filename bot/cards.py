@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import phonenumbers
 
+from grammar.slack_text import slack_time
 from storage.desk_models import ScheduledSend
 from storage.models import Candidate, Conversation, Message
 
@@ -24,12 +25,6 @@ def display_name(candidate: Candidate) -> str:
     """The candidate's name, or their phone number while no name is known."""
     name = " ".join(part for part in (candidate.first_name, candidate.last_name) if part)
     return name or display_phone(candidate.phone)
-
-
-def slack_time(moment: datetime) -> str:
-    """A time each reader sees in their own Slack time zone (UTC where it cannot render)."""
-    fallback = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
 def mentions(user_ids: list[str]) -> str:

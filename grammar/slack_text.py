@@ -8,6 +8,7 @@ what the teammate saw, not the markup.
 from __future__ import annotations
 
 import re
+from datetime import UTC, datetime
 
 _ANGLE = re.compile(r"<([^<>|]+)(?:\|([^<>]*))?>")
 
@@ -30,3 +31,9 @@ def slack_to_plain(text: str) -> str:
     """The text a teammate typed in Slack, as it should read in an SMS."""
     text = _ANGLE.sub(_replace, text)
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def slack_time(moment: datetime) -> str:
+    """A time each reader sees in their own Slack time zone (UTC where it cannot render)."""
+    fallback = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"

@@ -20,6 +20,7 @@ import structlog
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.schedulers.base import BaseScheduler
 
+from grammar.slack_text import slack_time
 from storage import conversations, desk
 from storage.db import Database
 from storage.models import utcnow
@@ -69,7 +70,7 @@ def send_one(db: Database, send_id: int, *, now: datetime) -> str | None:
         send = desk.claim_send(session=session, send_id=send_id, now=now)
         if send is None:
             return None
-        when = _slack_time(send.send_at)
+        when = slack_time(send.send_at)
         if now > send.send_by:
             outcome = "missed"
             desk.finish_send(session=session, send_id=send.id, state=outcome)
@@ -103,12 +104,6 @@ def send_one(db: Database, send_id: int, *, now: datetime) -> str | None:
         "scheduled_send.done", outcome=outcome, send=send_id, conversation=send.conversation_id
     )
     return outcome
-
-
-def _slack_time(moment: datetime) -> str:
-    """A time every reader sees in their own time zone (Slack's date formatting)."""
-    fallback = moment.strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{int(moment.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
 
 
 def _late(delay: timedelta) -> str:
