@@ -111,7 +111,7 @@ def caretbot_command() -> list[str]:
         if " import " in helped.stdout:
             return [script]
     runner = (
-        "import typer; from bot import cli_import, cli_lists; app = typer.Typer(); "
+        "import typer; from bot.cli import imports as cli_import, lists as cli_lists; app = typer.Typer(); "
         "cli_import.register(app); cli_lists.register(app); app()"
     )
     return [sys.executable, "-c", runner]

@@ -9,8 +9,9 @@ from typing import Any
 
 import structlog
 
-from bot import desk_hooks, twilio_errors
+from bot.desk import hooks as desk_hooks
 from bot.settings import Settings
+from bot.sms import twilio_errors
 from grammar.keywords import Keyword
 from grammar.phones import to_e164
 from grammar.slack_text import slack_to_plain

@@ -18,11 +18,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.clients import slack_client
+from bot.delivery.clients import slack_client
+from bot.delivery.workers import Workers, make_workers
 from bot.settings import Settings
-from bot.slack_app import build_slack_app
-from bot.webhooks import TwilioWebhooks
-from bot.workers import Workers, make_workers
+from bot.slack.app import build_slack_app
+from bot.sms.webhooks import TwilioWebhooks
 from storage import outbox
 from storage.db import Database
 

@@ -16,8 +16,8 @@ from slack_bolt.response import BoltResponse
 from slack_sdk import WebClient
 
 from bot.settings import load_settings
-from bot.slack_app import SLASH_COMMAND, build_slack_app
-from bot.slack_scopes import (
+from bot.slack.app import SLASH_COMMAND, build_slack_app
+from bot.slack.scopes import (
     CUSTOMIZE_SCOPE,
     EVENT_SUBSCRIPTIONS,
     METHOD_SCOPES,
@@ -123,7 +123,7 @@ def _web_api_calls() -> set[str]:
     """slack_sdk WebClient methods called anywhere in bot/ (slack.chat_postMessage ...)."""
     attribute = re.compile(r"\.([a-z]+_[A-Za-z0-9_]+)\b")
     found: set[str] = set()
-    for path in BOT.glob("*.py"):
+    for path in BOT.rglob("*.py"):
         found |= set(attribute.findall(path.read_text(encoding="utf-8")))
     return {name for name in found if callable(getattr(WebClient, name, None))}
 
@@ -132,14 +132,14 @@ def test_every_web_api_method_the_code_calls_has_its_scope_granted(granted: set[
     calls = _web_api_calls()
     assert "chat_postMessage" in calls  # the scan sees the code
     unknown = calls - METHOD_SCOPES.keys() - {"auth_test"}
-    assert not unknown, f"bot/ calls {sorted(unknown)}: add them to bot/slack_scopes.py"
+    assert not unknown, f"bot/ calls {sorted(unknown)}: add them to bot/slack/scopes.py"
     missing = {METHOD_SCOPES[m] for m in calls if m in METHOD_SCOPES} - granted
     assert not missing, f"app.yaml lacks {sorted(missing)}"
 
 
 def test_posting_as_the_candidate_has_the_customize_scope(granted: set[str]):
     """Inbound texts are posted under the candidate's name (username / icon_emoji)."""
-    uses_customize = any("username=" in p.read_text(encoding="utf-8") for p in BOT.glob("*.py"))
+    uses_customize = any("username=" in p.read_text(encoding="utf-8") for p in BOT.rglob("*.py"))
     assert uses_customize
     assert CUSTOMIZE_SCOPE in granted
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 from typer.testing import CliRunner
 
-import bot.cli
+import bot.cli.main
 from bot.settings import Settings
 from tests.bot.harness import ACCOUNT_SID, AUTH_TOKEN, SIGNING_SECRET, free_socket
 
@@ -189,9 +189,9 @@ def test_bad_setting_stops_serve_with_one_message_naming_it(
     def went_past(**_kwargs: object) -> None:
         raise WentPastTheSettings
 
-    monkeypatch.setattr(bot.cli, "configure_logging", went_past)
+    monkeypatch.setattr(bot.cli.main, "configure_logging", went_past)
 
-    result = CliRunner().invoke(bot.cli.app, ["serve"], env=env)
+    result = CliRunner().invoke(bot.cli.main.app, ["serve"], env=env)
 
     assert not isinstance(result.exception, WentPastTheSettings), "serve did not stop"
     assert result.exit_code == 2

@@ -14,8 +14,8 @@ from typing import Any, Protocol
 
 import structlog
 
-from bot.clients import slack_client, twilio_client
-from bot.dispatcher import Dispatcher
+from bot.delivery.clients import slack_client, twilio_client
+from bot.delivery.dispatcher import Dispatcher
 from bot.logs import configure_logging
 from bot.settings import Settings
 from scheduler.runner import Scheduler

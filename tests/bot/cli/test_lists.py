@@ -8,7 +8,8 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from bot import cli_import, cli_lists
+from bot.cli import imports as cli_import
+from bot.cli import lists as cli_lists
 
 HEADER = "First Name,Last Name,Mobile,Email,Opt In,City,Source\n"
 ROWS = (

@@ -17,7 +17,7 @@ from openpyxl import Workbook
 from slack_sdk import WebClient
 
 from bot.settings import load_settings
-from bot.slack_import import ImportRequest, Progress, SlackImports
+from bot.slack.imports import ImportRequest, Progress, SlackImports
 from storage.lists_models import APPLIES, CANDIDATES, LIST_MEMBERS, LISTS
 from tests.bot.conftest import CANDIDATE, TEAMMATE, Bridge
 from tests.bot.harness import CHANNEL, Caretbot

@@ -20,10 +20,11 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 import grammar
-from bot import cards, desk_commands
-from bot.desk_commands import Answer, Context, DirectMessage, Refused, Turn
-from bot.desk_people import People, SlackUnavailable
+from bot.desk import commands as desk_commands
+from bot.desk.commands import Answer, Context, DirectMessage, Refused, Turn
+from bot.desk.people import People, SlackUnavailable
 from bot.settings import Settings
+from bot.slack import cards
 from scheduler import scheduled_sends
 from storage import conversations, desk
 from storage.db import Database

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from sqlmodel import Session
 
-from bot import cards
+from bot.slack import cards
 from storage import conversations, desk
 from storage.conversations import Inbound, Reply
 

@@ -1,11 +1,11 @@
-"""The `caretbot` command line. Each command asks only for the settings it uses."""
+"""The `caretbot` root command (`serve`, `db upgrade`) and the registration of the groups."""
 
 from __future__ import annotations
 
 import structlog
 import typer
 
-from bot import cli_import, cli_lists, cli_parse
+from bot.cli import imports, lists, parse
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings, require_serve
 from storage.db import Database, current_revision
@@ -13,9 +13,9 @@ from storage.db import Database, current_revision
 app = typer.Typer(help="caretbot: text candidates from Slack.", no_args_is_help=True)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
-cli_parse.register(app)
-cli_import.register(app)
-cli_lists.register(app)
+parse.register(app)
+imports.register(app)
+lists.register(app)
 
 log = structlog.get_logger(__name__)
 

@@ -16,9 +16,9 @@ from slack_bolt import Ack, App, BoltContext
 from slack_sdk import WebClient
 
 from bot import bridge
-from bot.desk import Desk
+from bot.desk.runner import Desk
 from bot.settings import Settings
-from bot.slack_import import SlackImports
+from bot.slack.imports import SlackImports
 from storage import outbox
 from storage.db import Database
 

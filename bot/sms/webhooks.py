@@ -18,7 +18,7 @@ from starlette.responses import Response
 from twilio.request_validator import RequestValidator
 
 from bot import bridge
-from bot.group_commit import GroupCommit
+from bot.delivery.group_commit import GroupCommit
 from bot.settings import Settings
 from storage.conversations import Inbound, InboundText
 from storage.db import Database

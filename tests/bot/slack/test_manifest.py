@@ -7,11 +7,11 @@ from pathlib import Path
 
 import yaml
 
-from bot import slack_scopes
+from bot.slack import scopes as slack_scopes
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 MANIFEST = yaml.safe_load((ROOT / "app.yaml").read_text())
-BOT_SOURCE = "\n".join(path.read_text() for path in sorted((ROOT / "bot").glob("*.py")))
+BOT_SOURCE = "\n".join(path.read_text() for path in sorted((ROOT / "bot").rglob("*.py")))
 
 
 def granted_scopes() -> set[str]:
@@ -26,7 +26,7 @@ def test_every_slack_method_the_code_calls_has_its_scope_granted() -> None:
     )
     assert called, "the scan found no Slack calls: the pattern is stale"
     unknown = called - slack_scopes.METHOD_SCOPES.keys()
-    assert not unknown, f"add these Slack methods to bot/slack_scopes.py: {unknown}"
+    assert not unknown, f"add these Slack methods to bot/slack/scopes.py: {unknown}"
     needed = {slack_scopes.METHOD_SCOPES[method] for method in called}
     assert needed <= granted_scopes()
 
@@ -47,7 +47,7 @@ def test_every_event_the_code_listens_to_is_subscribed() -> None:
 
 
 def test_the_slash_command_and_interactivity_point_at_the_events_endpoint() -> None:
-    from bot.slack_app import SLASH_COMMAND
+    from bot.slack.app import SLASH_COMMAND
 
     commands = {c["command"]: c["url"] for c in MANIFEST["features"]["slash_commands"]}
     assert commands[SLASH_COMMAND].endswith("/slack/events")

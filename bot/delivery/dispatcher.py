@@ -25,9 +25,11 @@ from sqlmodel import Session
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client as TwilioClient
 
-from bot import cards, desk, twilio_errors
-from bot.pacing import Pacer
+from bot.delivery.pacing import Pacer
+from bot.desk import runner as desk
 from bot.settings import Settings
+from bot.slack import cards
+from bot.sms import twilio_errors
 from grammar.segments import count_segments
 from storage import conversations, messages, outbox
 from storage.db import Database

@@ -9,12 +9,12 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from bot.cli_parse import register
+from bot.cli.parse import register
 
 
 @pytest.fixture
 def app() -> typer.Typer:
-    """A small app with parse registered, as bot/cli.py does for the real one."""
+    """A small app with parse registered, as bot/cli/main.py does for the real one."""
     app = typer.Typer()
 
     @app.callback()

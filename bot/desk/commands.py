@@ -20,9 +20,9 @@ from typing import Any
 from sqlmodel import Session
 
 import grammar
-from bot import cards
-from bot.desk_people import People
+from bot.desk.people import People
 from bot.settings import Settings
+from bot.slack import cards
 from grammar import (
     Assign,
     At,

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from bot.cli_import import open_database
+from bot.cli.imports import open_database
 from grammar.filters import FIELDS, FilterError
 from storage.filter_sql import count_query, select_query
 from storage.lists import (
