@@ -38,12 +38,13 @@ class CommandSpec:
 _WHEN_DETAILS = (
     "<when> is in your Slack time zone: 3pm, 3:30pm tomorrow, tomorrow 9am, monday 10:00, "
     "next monday noon, dec 1 9am, 2026-12-01 09:00, noon, midnight (the end of that day), "
-    "in 20 min, in 2 hours, in 1 hour 30 min, +3d, +1w. An ISO time with Z or an offset "
-    "(2026-12-01T09:00Z, 2026-12-01T09:00+02:00) is that instant, whatever your zone.\n"
+    "in 20 min, in 2 hours, in 1 hour 30 min, +3d, +1w.\n"
     "A bare time is today; a weekday is the nearest one, today included (next monday skips "
     "today); a date without a year is the nearest one from today on. A time already past "
     "is refused. The longest leading part that reads as a time is the time, the rest is "
-    "the text."
+    "the text.\n"
+    "An ISO time with Z or an offset (2026-12-01T09:00Z, 2026-12-01T09:00+02:00) is that "
+    "instant, whatever your time zone."
 )
 
 _DELIVER_DETAILS = (

@@ -3,12 +3,20 @@ instant it names, whatever the teammate's own Slack time zone (issue 7, item 8).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from storage.desk_models import ScheduledSend
 from storage.models import utcnow
-from tests.bot.desk.test_commands import DANA_TZ, Desk, desk, make_desk, team  # noqa: F401
 from tests.bot.conftest import TEAMMATE
+from tests.bot.desk.test_commands import DANA_TZ, Desk, make_desk, team  # noqa: F401
+
+
+@pytest.fixture
+def desk(make_desk: Callable[..., Desk]) -> Desk:  # noqa: F811
+    return make_desk()
 
 
 def test_at_with_z_is_that_instant_not_wall_time_in_the_teammates_zone(desk: Desk):
