@@ -33,6 +33,17 @@ def slack_to_plain(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
+def escape(text: str) -> str:
+    """Text from outside (a candidate's SMS, an imported name) made safe for Slack mrkdwn.
+
+    Slack reads `<...>` as control sequences (`<!channel>` notifies everyone,
+    `<https://evil.example|yourbank.com>` disguises a link) and `&` starts an entity;
+    escaping exactly these three shows the text as it was written ("Formatting text
+    for app surfaces: Escaping text", api.slack.com).
+    """
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
 def slack_time(moment: datetime) -> str:
     """A time each reader sees in their own Slack time zone (UTC where it cannot render)."""
     fallback = moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
