@@ -14,7 +14,7 @@ from bot.settings import Settings
 from bot.sms import twilio_errors
 from grammar.keywords import Keyword
 from grammar.phones import to_e164
-from grammar.slack_text import slack_to_plain
+from grammar.slack_text import NameOf, slack_to_plain
 from storage import conversations, messages
 from storage.conversations import Inbound, InboundText, Reply
 from storage.db import Database
@@ -173,13 +173,23 @@ def receive_status(db: Database, params: Mapping[str, str]) -> messages.StatusCh
     return change
 
 
-def is_teammate_thread_message(event: Mapping[str, Any], bot_user_id: str | None) -> bool:
-    """A person's plain message inside a thread: the only kind texted to a candidate.
+# Slack message subtypes that are a person writing (api.slack.com/events/message: every
+# other subtype is an edit, a deletion, a bot's post or a system message).
+PERSON_SUBTYPES = frozenset({None, "thread_broadcast", "file_share", "me_message"})
 
-    Not: bot messages, message subtypes (edits, joins, bot_message...), top-level
-    channel messages (a thread reply has a thread_ts different from its ts).
+
+def is_teammate_thread_message(event: Mapping[str, Any], bot_user_id: str | None) -> bool:
+    """A person's message inside a thread: the only kind texted to a candidate.
+
+    A thread reply is recognised by its thread_ts (present and different from its ts),
+    not by the absence of a subtype: "Also send to channel" (thread_broadcast) and a
+    reply with files (file_share) are replies too. Not texted: edits and deletions
+    (message_changed, message_deleted), bots (bot_id, bot_message, caretbot itself),
+    system messages (channel_join, ...), top-level channel messages.
     """
-    if event.get("type") != "message" or event.get("subtype") or event.get("bot_id"):
+    if event.get("type") != "message" or event.get("bot_id"):
+        return False
+    if event.get("subtype") not in PERSON_SUBTYPES:
         return False
     user = event.get("user")
     if not user or user == bot_user_id:
@@ -189,12 +199,24 @@ def is_teammate_thread_message(event: Mapping[str, Any], bot_user_id: str | None
 
 
 def receive_teammate_message(
-    db: Database, *, event_id: str, event: Mapping[str, Any], autoclaim: bool = False
+    db: Database,
+    *,
+    event_id: str,
+    event: Mapping[str, Any],
+    text: str | None = None,
+    name_of: NameOf | None = None,
+    media: Sequence[Mapping[str, str]] = (),
+    autoclaim: bool = False,
 ) -> Reply | None:
     """Text a teammate's thread message to the candidate; None for a retried event.
 
-    With `autoclaim`, the reply also claims the conversation if nobody holds it.
+    `text` is the message's lines to send (without its caret lines; the whole text
+    when None), in Slack's markup: it is texted as the teammate saw it (mentions as
+    names via `name_of`, emoji, links, entities decoded). `media` are images to send
+    with it as MMS. With `autoclaim`, the reply also claims the conversation if nobody
+    holds it.
     """
+    raw = event.get("text", "") if text is None else text
     with db.write() as session:
         reply = conversations.record_teammate_reply(
             session=session,
@@ -203,7 +225,8 @@ def receive_teammate_message(
             thread_ts=event["thread_ts"],
             ts=event["ts"],
             user=event["user"],
-            text=slack_to_plain(event.get("text", "")),
+            text=slack_to_plain(raw, name_of=name_of),
+            media=[dict(item) for item in media],
         )
         if (
             autoclaim

@@ -21,6 +21,7 @@ from starlette.routing import Route
 from bot.delivery.clients import slack_client
 from bot.delivery.workers import Workers, make_workers
 from bot.settings import Settings
+from bot.slack import file_proxy
 from bot.slack.app import build_slack_app
 from bot.sms.webhooks import TwilioWebhooks
 from storage import outbox
@@ -84,6 +85,15 @@ def create_app(settings: Settings, db: Database) -> Starlette:
         Route("/twilio/sms", twilio.sms, methods=["POST"]),
         Route("/twilio/status", twilio.status, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
+        # Images shared in Slack threads, for Twilio to fetch as MMS media (signed links).
+        Route(
+            file_proxy.ROUTE,
+            file_proxy.file_route(
+                file_proxy.SlackFiles(slack, settings.SLACK_BOT_TOKEN or ""),
+                settings.media_url_secret,
+            ),
+            methods=["GET", "HEAD"],
+        ),
     ]
     if not settings.socket_mode:
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))

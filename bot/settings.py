@@ -7,6 +7,8 @@ that Slack and Twilio are configured, naming what is missing and where to get it
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import re
 from pathlib import Path
 from typing import Annotated, Literal
@@ -40,6 +42,8 @@ WHERE_TO_GET = {
     "TWILIO_API_URL": "the base URL of the Twilio REST API (default https://api.twilio.com)",
     "MANAGERS": "Slack user ids, comma-separated: a person's profile > ... > Copy member ID",
     "ACTIVE_APPLY": "first (a candidate's first apply stays the active one) or latest",
+    "MEDIA_URL_SECRET": "any random string of 32 or more characters, e.g. the output of "
+    "python -c 'import secrets; print(secrets.token_hex(32))'",
     "PUBLIC_URL": "the https:// base URL at which Twilio and Slack reach this server, "
     "exactly as configured in their consoles (no trailing slash)",
 }
@@ -94,6 +98,8 @@ class Settings(BaseSettings):
     TWILIO_SEGMENTS_PER_SECOND: float = Field(default=1.0, gt=0)
 
     PUBLIC_URL: Annotated[str | None, AfterValidator(_url)] = None
+    # Signs the short-lived URLs at which Twilio fetches images shared in Slack (MMS).
+    MEDIA_URL_SECRET: str | None = Field(default=None, min_length=32)
 
     # Twilio answers STOP/START/HELP itself by default; caretbot's own replies double them.
     SEND_OPT_OUT_REPLIES: bool = False
@@ -161,6 +167,22 @@ class Settings(BaseSettings):
     @classmethod
     def _no_trailing_slash(cls, value: str | None) -> str | None:
         return value.rstrip("/") if value else value
+
+    @property
+    def media_url_secret(self) -> bytes:
+        """The key of the signed media URLs (bot.slack.file_proxy): MEDIA_URL_SECRET, or
+        one derived from SLACK_SIGNING_SECRET, so every process of one caretbot agrees
+        without another setting. Raises SettingsError when neither is set."""
+        if self.MEDIA_URL_SECRET:
+            return self.MEDIA_URL_SECRET.encode()
+        if not self.SLACK_SIGNING_SECRET:
+            raise SettingsError(
+                "MEDIA_URL_SECRET is not set (nor SLACK_SIGNING_SECRET to derive it from). "
+                f"Where to get it: {WHERE_TO_GET['MEDIA_URL_SECRET']}"
+            )
+        return hmac.new(
+            self.SLACK_SIGNING_SECRET.encode(), b"caretbot media URLs", hashlib.sha256
+        ).digest()
 
     @property
     def socket_mode(self) -> bool:

@@ -335,8 +335,11 @@ def record_teammate_reply(
     ts: str,
     user: str,
     text: str,
+    media: list[dict[str, Any]] | None = None,
 ) -> Reply | None:
     """Store a teammate's thread message as a text to the candidate.
+
+    `media`: what goes with it as MMS (Slack files: id, name, content_type), [] for none.
 
     None when Slack already delivered this event. `ignored` when the thread is not a
     conversation; `blocked` (with a note in the thread) when the candidate opted out.
@@ -365,7 +368,7 @@ def record_teammate_reply(
             conversation_id=row.id,
             direction="outbound",
             body=text,
-            media=[],
+            media=media or [],
             status=status,
             slack_ts=ts,
             slack_user=user,

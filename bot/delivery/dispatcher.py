@@ -28,7 +28,7 @@ from twilio.rest import Client as TwilioClient
 from bot.delivery.pacing import Pacer
 from bot.desk import runner as desk
 from bot.settings import Settings
-from bot.slack import cards
+from bot.slack import cards, file_proxy
 from bot.sms import twilio_errors
 from grammar.segments import count_segments
 from storage import conversations, messages, outbox
@@ -406,7 +406,9 @@ class Dispatcher:
             messages.mark_sending(session=session, message_id=message_id)
         try:
             sent = self.twilio.messages.create(
-                **self._send_args(message.body, candidate.phone, conversation.team_number)
+                **self._send_args(
+                    message.body, candidate.phone, conversation.team_number, message.media
+                )
             )
         except TwilioRestException as error:
             return self._twilio_failure(work, view, error)
@@ -424,8 +426,23 @@ class Dispatcher:
         )
         return DONE
 
-    def _send_args(self, body: str, to: str, team_number: str) -> dict[str, Any]:
+    def _send_args(
+        self, body: str, to: str, team_number: str, media: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
         args: dict[str, Any] = {"to": to, "body": body}
+        if media and self.settings.PUBLIC_URL:
+            # Slack files a teammate shared, each at a signed caretbot URL Twilio fetches.
+            args["media_url"] = [
+                file_proxy.signed_url(
+                    public_url=self.settings.PUBLIC_URL,
+                    secret=self.settings.media_url_secret,
+                    file_id=item["file_id"],
+                    name=item.get("name", ""),
+                )
+                for item in media
+            ]
+            if not body:
+                del args["body"]  # Twilio takes Body or MediaUrl; an image needs no caption
         if team_number:
             args["from_"] = team_number
         if self.settings.TWILIO_MESSAGING_SERVICE_SID:

@@ -11,6 +11,7 @@ Refused, whose message goes to the issuer only.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,7 +47,7 @@ from grammar import (
     Unassign,
     Unclaim,
 )
-from grammar.slack_text import slack_to_plain
+from grammar.slack_text import escape, slack_to_plain
 from storage import applies, conversations, desk, lists
 from storage.models import Candidate, Conversation
 
@@ -135,6 +136,13 @@ def resolve(command: Command, people: People) -> Command:
         person = people.person(command.user)
         if person is None or person.deleted or person.is_bot:
             raise Refused(f"Not delivered: <@{command.user}> is not a person in this Slack.")
+    elif isinstance(command, At):
+        # What the candidate will read: mentions as names, shortcodes as emoji, links
+        # with their address (entities were decoded when the command was parsed).
+        return dataclasses.replace(
+            command,
+            text=slack_to_plain(command.text, name_of=people.name_in_text, entities=False),
+        )
     return command
 
 
@@ -221,7 +229,7 @@ def at(command: At, ctx: Context) -> Answer:
     send_id = desk.schedule_send(
         session=ctx.session,
         conversation_id=ctx.conversation_id,
-        text=slack_to_plain(command.text),  # texted as the teammate saw it, not as markup
+        text=command.text,  # as the candidate will read it (see resolve)
         send_at=command.send_at,
         send_by=command.send_at + grace,
         created_by=ctx.turn.user,
@@ -231,7 +239,7 @@ def at(command: At, ctx: Context) -> Answer:
     when = cards.slack_time(command.send_at)
     return Answer(
         thread=[
-            f"<@{ctx.turn.user}> scheduled #{send_id} for {when}: {command.text}\n"
+            f"<@{ctx.turn.user}> scheduled #{send_id} for {when}: {escape(command.text)}\n"
             f"(`^cancel {send_id}` cancels it."
             f"{after if ctx.settings.CANCEL_SCHEDULED_ON_REPLY else ''})"
         ],

@@ -37,6 +37,7 @@ class Person:
     tz: str
     is_bot: bool
     deleted: bool
+    display_name: str = ""  # the profile's display name, "" when the person set none
 
 
 class People:
@@ -88,6 +89,19 @@ class People:
             log.warning("desk.tz_unknown", user=user_id, error=str(error))
             return FALLBACK_TZ
         return person.tz if person is not None else FALLBACK_TZ
+
+    def name_in_text(self, user_id: str) -> str | None:
+        """How a mention of the person reads in a text to a candidate: their Slack
+        display name, else their real name; None when Slack cannot say (the caller then
+        keeps the mention's own label)."""
+        try:
+            person = self.person(user_id)
+        except SlackUnavailable as error:
+            log.warning("desk.name_unknown", user=user_id, error=str(error))
+            return None
+        if person is None:
+            return None
+        return person.display_name or person.name
 
     def team(self) -> frozenset[str]:
         """Member ids of the team's channel (bots included; `not_on_team` drops them)."""
@@ -159,6 +173,7 @@ def _person(user: dict) -> Person:
         tz=tz,
         is_bot=bool(user.get("is_bot")),
         deleted=bool(user.get("deleted")),
+        display_name=(profile.get("display_name") or "").strip(),
     )
 
 

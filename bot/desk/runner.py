@@ -59,8 +59,15 @@ class Desk:
         self.people = people or People(client, settings.SLACK_CHANNEL_ID or "")
         self.clock = clock
 
-    def handle_caret_line(self, *, event_id: str, event: Mapping[str, Any]) -> None:
-        """Run the command a teammate typed in a thread, and answer."""
+    def handle_caret_line(
+        self, *, event_id: str, event: Mapping[str, Any], text: str | None = None
+    ) -> None:
+        """Run the command a teammate typed in a thread, and answer.
+
+        `text` is the command's lines when the message holds more than the command
+        (grammar.split_message); `event_id` is then this command's own key, so a
+        retried event runs each of the message's commands once.
+        """
         turn = Turn(
             user=event["user"],
             channel=event["channel"],
@@ -70,7 +77,7 @@ class Desk:
         )
         structlog.contextvars.bind_contextvars(user=turn.user, thread=turn.thread_ts)
         try:
-            done = self._run(event_id, turn, event.get("text", ""))
+            done = self._run(event_id, turn, event.get("text", "") if text is None else text)
         except Exception:
             # Rolled back, and the event is not marked handled: a retry may run it.
             log.exception("desk.command_crashed")
