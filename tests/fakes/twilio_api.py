@@ -76,6 +76,10 @@ ERROR_MESSAGES = {
     21610: "Attempt to send to unsubscribed recipient",
     21611: "This 'From' number has exceeded the maximum number of queued messages",
     21617: "The concatenated message body exceeds the 1600 character limit.",
+    11200: "HTTP retrieval failure",
+    12300: "Invalid Content-Type",
+    21620: "Invalid media URL(s)",
+    21623: "Number of media files exceeds allowed limit",
     30001: "Queue overflow",
     30003: "Unreachable destination handset",
     30005: "Unknown destination handset",
@@ -85,7 +89,11 @@ ERROR_MESSAGES = {
 }
 # Errors that arrive in a status callback rather than as the create's answer, and the
 # final status Twilio reports with them.
-DELIVERY_ERROR_STATUS = {30001: "failed", 30002: "failed"}
+DELIVERY_ERROR_STATUS = {30001: "failed", 30002: "failed", 11200: "failed", 12300: "failed"}
+# MediaUrl: up to ten per message; jpeg, png and gif are "fully supported" (the spec's
+# description); the fake accepts those and fails the message for anything else.
+MAX_MEDIA = 10
+MMS_CONTENT_TYPES = frozenset({"image/jpeg", "image/jpg", "image/png", "image/gif"})
 STATUS_RANK = {
     "scheduled": 0,
     "accepted": 0,
@@ -195,6 +203,17 @@ class _Fault:
         return True
 
 
+@dataclass(frozen=True)
+class MediaFetch:
+    """Twilio fetching a message's MediaUrl, as it does before sending an MMS."""
+
+    url: str
+    status: int | None
+    content_type: str
+    body: bytes
+    error: str | None
+
+
 @dataclass
 class _Stored:
     resource: dict[str, Any]
@@ -286,6 +305,7 @@ class FakeTwilio(FakeServer):
             self._callbacks: list[CallbackRecord] = []
             self._fail_to: dict[str, deque[_Fault]] = {}
             self._fail_next: deque[_Fault] = deque()
+            self._media: dict[str, list[MediaFetch]] = {}
             self.stats = Stats()
 
     def stop(self) -> None:
@@ -335,6 +355,11 @@ class FakeTwilio(FakeServer):
         with self._lock:
             found = [dict(m.resource) for m in self._messages.values()]
         return [m for m in found if to is None or m["to"] == to]
+
+    def media(self, sid: str) -> list[MediaFetch]:
+        """What the fake fetched at each MediaUrl of message `sid`, in order."""
+        with self._lock:
+            return list(self._media.get(sid, []))
 
     def message(self, sid: str) -> dict[str, Any]:
         with self._lock:
@@ -669,10 +694,24 @@ class FakeTwilio(FakeServer):
         body = one.get("Body", "")
         if len(body) > MAX_BODY:
             raise TwilioError(400, 21617)
+        media = [m for m in params.get("MediaUrl", []) if m]
+        if len(media) > MAX_MEDIA:
+            raise TwilioError(400, 21623, f"{ERROR_MESSAGES[21623]} ({MAX_MEDIA})")
+        bad = [m for m in media if not m.startswith(("http://", "https://"))]
+        if bad:
+            raise TwilioError(400, 21620, f"{ERROR_MESSAGES[21620]}: {bad[0]}")
         delivery_error = self._take_fault(to)
         now = datetime.now(UTC)
         service = one.get("MessagingServiceSid")
-        media = [m for m in params.get("MediaUrl", []) if m]
+        fetched = [self._fetch_media(url) for url in media]
+        if delivery_error is None:
+            for fetch in fetched:
+                if fetch.status != 200:
+                    delivery_error = 11200
+                    break
+                if fetch.content_type not in MMS_CONTENT_TYPES:
+                    delivery_error = 12300
+                    break
         segments = count_segments(body)
         # With a Messaging Service and no From, Twilio answers "accepted" with no
         # sender yet and num_segments "0" (the spec's description says so).
@@ -693,6 +732,7 @@ class FakeTwilio(FakeServer):
             self._messages[resource["sid"]] = _Stored(
                 resource, now, one.get("StatusCallback"), delivery_error
             )
+            self._media[resource["sid"]] = fetched
             self.stats.created += 1
             self.stats.segments += segments
             key = sender or service or ""
@@ -706,6 +746,17 @@ class FakeTwilio(FakeServer):
         else:
             self._schedule(resource["sid"], self.auto_status, None)
         return dict(resource)
+
+    def _fetch_media(self, url: str) -> MediaFetch:
+        """GET a MediaUrl with no credentials, as Twilio does from the public internet."""
+        try:
+            with self._opener.open(urllib.request.Request(url), timeout=10) as response:
+                content_type = response.headers.get_content_type()
+                return MediaFetch(url, response.status, content_type, response.read(), None)
+        except urllib.error.HTTPError as error:
+            return MediaFetch(url, error.code, "", b"", str(error))
+        except (urllib.error.URLError, OSError) as error:
+            return MediaFetch(url, None, "", b"", repr(error))
 
     def _take_fault(self, to: str) -> int | None:
         """Raise a queued REST fault for this create; return a delivery error code."""
