@@ -27,7 +27,7 @@ from slack_sdk.errors import SlackApiError
 
 import grammar
 from bot.settings import Settings
-from grammar.slack_text import slack_to_plain
+from grammar.slack_text import escape, slack_to_plain
 from storage import conversations
 from storage.db import Database
 from storage.import_reader import SheetError
@@ -410,7 +410,8 @@ def summary_text(name: str, summary: ImportSummary) -> str:
     if summary.rejects:
         lines.append("")
         lines.append("Rejected rows:")
-        lines += [f"• {reject}" for reject in summary.rejects[:SHOW_REJECTS]]
+        # A rejected row's reason quotes its cells: text from the file, escaped for mrkdwn.
+        lines += [f"• {escape(str(reject))}" for reject in summary.rejects[:SHOW_REJECTS]]
         if summary.rejected > SHOW_REJECTS:
             lines.append(f"… and {summary.rejected - SHOW_REJECTS} more, in the rejects file.")
     return "\n".join(lines)
@@ -421,8 +422,10 @@ def header_text(name: str, problems: tuple[HeaderProblem, ...]) -> str:
     lines = [f"*{name}* was not imported: its header has problems. Nothing was stored."]
     for problem in problems:
         if problem.column:
-            heading = f" “{problem.header.strip()}”" if problem.header.strip() else ""
-            lines.append(f"• column {problem.column} ({problem.letter}){heading}: {problem.reason}")
+            heading = f" “{escape(problem.header.strip())}”" if problem.header.strip() else ""
+            lines.append(
+                f"• column {problem.column} ({problem.letter}){heading}: {escape(problem.reason)}"
+            )
         else:
-            lines.append(f"• {problem.reason}")
+            lines.append(f"• {escape(problem.reason)}")
     return "\n".join(lines)

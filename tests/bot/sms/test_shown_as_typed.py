@@ -11,9 +11,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from tests.bot.conftest import CANDIDATE, Bridge
-from tests.bot.harness import CHANNEL
-from tests.fakes.slack_api import Post
+from tests.bot.conftest import CANDIDATE, TEAMMATE, Bridge
+from tests.bot.harness import CHANNEL, Caretbot
+from tests.fakes.signing import slack_message_event
+from tests.fakes.slack_api import FakeSlack, Post
 
 HOSTILE_TEXT = "<!channel> call me <https://evil.example|https://yourbank.com> & *now*"
 # What Slack would act on in mrkdwn: <!here>, <!channel>, <@U1>, <#C1>, <https://...|...>.
@@ -116,3 +117,29 @@ def test_a_hostile_imported_name_and_fields_are_shown_as_written_on_the_card(
     # The candidate's texts carry their name as the poster: a plain username, not mrkdwn.
     reply = bridge.slack.posts(CHANNEL, thread)[0]
     assert reply.params["username"] == f"{first} {last}"
+
+
+def test_cells_of_an_imported_file_quoted_in_slack_ping_or_link_nothing(
+    caretbot: Caretbot, slack: FakeSlack
+):
+    """An import's summary quotes rejected cells: shown as written, never as markup."""
+    slack.add_user(TEAMMATE, real_name="Dana Reyes", tz="America/Chicago")
+    sheet = (
+        b"first_name,last_name,phone,email,opt_in\n"
+        b"Eve,Hacker,<!channel> <https://evil.example|call>,eve@example.com,yes\n"
+    )
+    file = slack.add_file("hostile.csv", sheet, "csv", user=TEAMMATE, mimetype="text/csv")
+    envelope = slack_message_event(CHANNEL, TEAMMATE, "^import", files=[file])
+    assert caretbot.slack_post(envelope).status_code == 200
+
+    upload_ts = envelope["event"]["ts"]
+    summary = slack.wait_for(
+        lambda: next(
+            (p for p in slack.posts(CHANNEL, upload_ts) if "import summary" in p.text), None
+        ),
+        timeout=10,
+    )
+    assert "rejected: 1" in summary.text
+    for text in mrkdwn_of(summary):
+        assert not CONTROL.search(text), text
+    assert "<!channel> <https://evil.example|call>" in html.unescape(summary.text)
