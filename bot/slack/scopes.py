@@ -19,7 +19,8 @@ METHOD_SCOPES = {
     # chat.getPermalink needs no scope of its own; it comes with posting.
     "chat_getPermalink": "chat:write",
     "files_upload_v2": "files:write",
-    # ^import: files.info for a file Slack described only by its id; the download itself
+    # ^import, and images shared in a thread (sent as MMS through bot/slack/file_proxy):
+    # files.info for a file Slack described only by its id; the download itself
     # (url_private_download with the bot token) needs files:read too.
     "files_info": "files:read",
 }

@@ -11,6 +11,10 @@ the fake rejects them (400, code 20001, naming the parameter) so a typo in caret
 fails a test instead of silently dropping a field. Responses carry exactly the
 properties of the spec's message schema.
 
+Like Twilio, it fetches each MediaUrl of a create (GET, no credentials) and fails the
+message with 11200 (HTTP retrieval failure) or 12300 (Invalid Content-Type) when it
+cannot; ``media(sid)`` shows what it fetched.
+
 It also plays Twilio's side of webhooks: status callbacks signed with
 X-Twilio-Signature (optionally automatic after each create), inbound SMS posts, and
 forced failures by destination number.
