@@ -116,6 +116,23 @@ def test_an_image_reply_is_texted_with_its_caption_as_mms(
     ]
 
 
+def test_a_file_slack_describes_only_by_id_is_looked_up(
+    bridge: Bridge, slack: FakeSlack, twilio: FakeTwilio
+):
+    """Slack sometimes sends `file_access: check_file_info` and the id alone: caretbot
+    asks files.info what the file is."""
+    thread = bridge.open_thread()
+    file = slack.add_file("map.gif", GIF, "gif", mimetype="image/gif")
+    stub = {"id": file["id"], "mode": "file_access", "file_access": "check_file_info"}
+
+    bridge.teammate_says("How to find us", thread, files=[stub])
+
+    (sent,) = bridge.wait_for_texts(1)
+    assert sent["body"] == "How to find us"
+    assert [f.body for f in twilio.media(sent["sid"])] == [GIF]
+    assert any(c.params.get("file") == file["id"] for c in slack.calls("files.info"))
+
+
 def test_images_without_a_caption_are_one_mms_without_a_body(
     bridge: Bridge, slack: FakeSlack, twilio: FakeTwilio
 ):
