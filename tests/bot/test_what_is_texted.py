@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import time
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -25,6 +26,7 @@ from storage import lists
 from storage.desk_models import ScheduledSend
 from storage.models import Conversation
 from tests.bot.conftest import TEAMMATE, Bridge
+from tests.bot.harness import Caretbot
 from tests.fakes.slack_api import FakeSlack
 from tests.fakes.twilio_api import FakeTwilio
 
@@ -92,10 +94,16 @@ def test_edits_deletions_bots_and_system_messages_are_not_texted(
 
 
 def test_an_image_reply_is_texted_with_its_caption_as_mms(
-    bridge: Bridge, slack: FakeSlack, twilio: FakeTwilio, people: None
+    make_caretbot: Callable[..., Caretbot],
+    database_url: str,
+    slack: FakeSlack,
+    twilio: FakeTwilio,
+    people: None,
 ):
     """Twilio fetched the image from caretbot's signed URL, which streamed it from
-    Slack's url_private with the bot token; the caption is the body."""
+    Slack's url_private with the bot token; the caption is the body. (SQLite and
+    PostgreSQL.)"""
+    bridge = Bridge(make_caretbot(database_url), slack, twilio)
     thread = bridge.open_thread()
     file = slack.add_file("badge.png", PNG, "png", user=TEAMMATE, mimetype="image/png")
 
