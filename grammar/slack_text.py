@@ -15,8 +15,6 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-import emoji
-
 NameOf = Callable[[str], "str | None"]
 
 _ENTITY = re.compile(r"&(amp|lt|gt);")
@@ -41,6 +39,8 @@ def decode_entities(text: str) -> str:
     Caret commands are parsed after this, so `^list add Nurses &amp; Aides` names the
     list "Nurses & Aides".
     """
+    if "&" not in text:
+        return text
     return _ENTITY.sub(lambda match: _ENTITIES[match.group(1)], text)
 
 
@@ -59,6 +59,8 @@ def escape(text: str) -> str:
 def _shortcodes() -> dict[str, str]:
     """Every name the `emoji` package knows (CLDR names and the GitHub/Slack aliases,
     `:+1:`, `:tada:`, `:slightly_smiling_face:`) -> the emoji."""
+    import emoji  # here: the command parser, which imports this module, needs no table
+
     table: dict[str, str] = {}
     for char, data in emoji.EMOJI_DATA.items():
         for name in (data["en"], *data.get("alias", ())):
@@ -66,6 +68,12 @@ def _shortcodes() -> dict[str, str]:
             table.setdefault(key, char)
             table.setdefault(key.lower(), char)
     return table
+
+
+def _is_emoji(text: str) -> bool:
+    import emoji
+
+    return text in emoji.EMOJI_DATA
 
 
 def _base_emoji(name: str) -> str | None:
@@ -77,12 +85,12 @@ def _base_emoji(name: str) -> str | None:
     # Slack's flag-xx: a region's two letters as regional indicator symbols (Unicode's rule).
     if len(parts) == 2 and parts[0] == "flag" and re.fullmatch(r"[a-z]{2}", parts[1]):
         flag = "".join(chr(0x1F1E6 + ord(letter) - ord("a")) for letter in parts[1])
-        return flag if flag in emoji.EMOJI_DATA else None
+        return flag if _is_emoji(flag) else None
     # Slack's man-woman-boy: a ZWJ sequence of the parts, when Unicode has it.
     if len(parts) > 1 and all(part in table for part in parts):
         joined = _ZWJ.join(table[part] for part in parts)
         for candidate in (joined, joined.replace(_VS16, "")):
-            if candidate in emoji.EMOJI_DATA:
+            if _is_emoji(candidate):
                 return candidate
     return None
 
@@ -99,7 +107,7 @@ def shortcode_to_emoji(name: str, tone: str | None = None) -> str | None:
     plain = base.replace(_VS16, "")
     first, _, rest = plain.partition(_ZWJ)
     for candidate in (plain + modifier, first + modifier + (_ZWJ + rest if rest else "")):
-        if candidate in emoji.EMOJI_DATA:
+        if _is_emoji(candidate):
             return candidate
     return base  # an emoji without tones: the tone is dropped, as Slack shows it
 

@@ -6,6 +6,7 @@ writes in a thread, Twilio calls back a status. Everything goes over real HTTP.
 
 from __future__ import annotations
 
+import html
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -149,7 +150,11 @@ class Bridge:
                     p
                     for p in self.slack.posts(CHANNEL)
                     if p.thread_ts is not None
-                    and any(q.text == text for q in self.slack.posts(CHANNEL, p.thread_ts))
+                    # Slack shows the escaped text (& < > as entities) as typed.
+                    and any(
+                        html.unescape(q.text) == text
+                        for q in self.slack.posts(CHANNEL, p.thread_ts)
+                    )
                 ),
                 None,
             )
