@@ -64,6 +64,7 @@ class Turn:
     thread_ts: str
     now: datetime
     tz: str
+    manager: bool = False  # MANAGERS or MANAGER_GROUP (bot/slack/roles.py)
 
 
 @dataclass(frozen=True)
@@ -202,7 +203,7 @@ def unclaim(_command: Unclaim, ctx: Context) -> Answer:
     holder = desk.claimed_by(session=ctx.session, conversation_id=ctx.conversation_id)
     if holder is None:
         return Answer(private="Nobody holds this conversation.")
-    if holder != user and user not in ctx.settings.MANAGERS:
+    if holder != user and not (ctx.turn.manager or user in ctx.settings.MANAGERS):
         raise Refused(
             f"<@{holder}> holds this conversation: only they or a manager can `^unclaim` it."
         )
