@@ -118,6 +118,8 @@ class Settings(BaseSettings):
     # Which of a candidate's applies filters and the recruit push read: the first one
     # (default) or the latest (each new import row or entry takes over).
     ACTIVE_APPLY: Literal["first", "latest"] = "first"
+    # How often opened App Home tabs are checked for changes (and republished if changed).
+    HOME_REFRESH_SECONDS: float = Field(default=15.0, gt=0)
     RUN_WORKERS: bool = True
     # The outbox dispatcher and the scheduler run in a child process of `serve` unless
     # this asks for threads of the web process.

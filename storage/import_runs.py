@@ -8,6 +8,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlmodel import Session
 
+from storage.db import Database
+from storage.importer import ImportSummary
 from storage.models import utcnow
 from storage.slack_models import ImportRun
 
@@ -75,3 +77,23 @@ def last_imports(*, session: Session, limit: int = 5) -> list[ImportRecord]:
         )
         for r in rows
     ]
+
+
+def record_summary(
+    db: Database, summary: ImportSummary, *, file_name: str, source: str, user: str | None
+) -> None:
+    """Remember a finished import from its summary (a dry run is not remembered)."""
+    if summary.dry_run:
+        return
+    with db.write() as session:
+        record_import(
+            session=session,
+            file_name=file_name,
+            list_name=summary.list_name,
+            source=source,
+            user=user,
+            rows=summary.rows,
+            created=summary.created,
+            updated=summary.updated,
+            rejected=summary.rejected,
+        )

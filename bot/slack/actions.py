@@ -106,7 +106,9 @@ class CardActions:
         command = self._command(action, body, client, user, channel, thread_ts, tell)
         if command is None:
             return
-        key = payload_key("action", body.get("trigger_id"), action.get("action_ts"), action["action_id"])
+        key = payload_key(
+            "action", body.get("trigger_id"), action.get("action_ts"), action["action_id"]
+        )
         turn = self.desk.turn(user=user, channel=channel, thread_ts=thread_ts)
         self.desk.perform(key, turn, command, tell=tell)
         log.info("actions.done", command=command.keyword)
@@ -173,7 +175,9 @@ class CardActions:
             )
         except SLACK_ERRORS as error:
             log.warning("actions.modal_failed", error=repr(error))
-            tell(f"The list picker did not open ({error}); `^list add <list>` in the thread works too.")
+            tell(
+                f"The list picker did not open ({error}); `^list add <list>` in the thread works too."
+            )
 
     def on_list_submit(self, ack: Ack, body: dict[str, Any], view: dict[str, Any]) -> None:
         """view_submission: add the candidate to the chosen list, or show why not on the
@@ -231,9 +235,7 @@ def list_modal(static: list[lists.ListInfo], channel: str, thread_ts: str) -> di
                 )
             ],
         ).to_dict()
-    options = [
-        Option(text=info.name[:75], value=info.name[:75]) for info in static[:MAX_OPTIONS]
-    ]
+    options = [Option(text=info.name[:75], value=info.name[:75]) for info in static[:MAX_OPTIONS]]
     return View(
         type="modal",
         callback_id=LIST_MODAL,

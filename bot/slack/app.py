@@ -12,19 +12,23 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 from bot import bridge
+from bot.desk.people import People
 from bot.desk.runner import Desk
 from bot.settings import Settings
+from bot.slack.actions import CardActions
+from bot.slack.home_tabs import HomeTabs
 from bot.slack.imports import SlackImports
-from storage import outbox
+from bot.slack.roles import Roles
+from bot.slack.slash import SLASH_COMMAND, SlashCommands
 from storage.db import Database
 
 log = structlog.get_logger(__name__)
 
-SLASH_COMMAND = "/caretbot"
+__all__ = ["SLASH_COMMAND", "build_slack_app", "is_caret_line"]
 
 
 def is_caret_line(text: str) -> bool:
@@ -44,13 +48,21 @@ def build_slack_app(
         # Slack only retries on errors; an unhandled event type must still get 200.
         raise_error_for_unhandled_request=False,
     )
+    people = People(client, settings.SLACK_CHANNEL_ID or "")
+    roles = Roles(settings=settings, client=client, people=people)
+    desk = Desk(settings=settings, db=db, client=client, wake=wake, people=people, roles=roles)
     register_messages(
         app,
         db=db,
-        desk=Desk(settings=settings, db=db, client=client, wake=wake),
-        imports=SlackImports(settings=settings, db=db, client=client),
+        desk=desk,
+        imports=SlackImports(settings=settings, db=db, client=client, roles=roles),
     )
-    register_slash_command(app, db=db)
+    tabs = HomeTabs(db=db, client=client, roles=roles, team_channel=settings.SLACK_CHANNEL_ID or "")
+    SlashCommands(settings=settings, db=db, roles=roles, people=people, links=tabs.link).register(
+        app
+    )
+    CardActions(desk=desk, roles=roles, db=db).register(app)
+    tabs.register(app)
     return app
 
 
@@ -83,20 +95,3 @@ def register_messages(app: App, *, db: Database, desk: Desk, imports: SlackImpor
             desk.wake()
         if reply.claimed and reply.conversation_id is not None:
             desk.refresh_card(reply.conversation_id)
-
-
-def register_slash_command(app: App, *, db: Database) -> None:
-    """/caretbot answers privately with how caretbot is doing and how to use it."""
-
-    @app.command(SLASH_COMMAND)
-    def on_command(ack: Ack, command: dict[str, Any]) -> None:
-        with db.read() as session:
-            waiting = outbox.backlog(session=session)
-        ack(
-            text=(
-                "caretbot texts candidates from this channel's threads. Reply in a "
-                "conversation thread to text the candidate; start a line with ^ for a "
-                f"command. Outbox: {waiting} waiting."
-            ),
-            response_type="ephemeral",
-        )

@@ -68,10 +68,8 @@ class Roles:
 
     def may_manage(self, user: str) -> bool:
         """May import (and later blast and push): a manager, or, while no manager is
-        configured at all, anyone on the team."""
-        if self.configured:
-            return self.is_manager(user)
-        return user in self.people.team()
+        configured at all, anyone (who can post in the team's channel)."""
+        return not self.configured or self.is_manager(user)
 
     def role(self, user: str, *, guests: list[str] | None = None) -> Role:
         """The person's role; `guests` are the conversation's invited guests.
@@ -96,7 +94,7 @@ class Roles:
         return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
 
     def refusal(self, action: str) -> str:
-        """"Only managers may import: <@U1> or members of @leads." """
+        """ "Only managers may import: <@U1> or members of @leads." """
         return f"Only managers may {action}: {self.who_manages()}."
 
     def member_refusal(self, action: str) -> str:
