@@ -235,7 +235,8 @@ def list_modal(static: list[lists.ListInfo], channel: str, thread_ts: str) -> di
                 )
             ],
         ).to_dict()
-    options = [Option(text=info.name[:75], value=info.name[:75]) for info in static[:MAX_OPTIONS]]
+    # An option's text holds 75 characters, its value 150 (the list's name).
+    options = [Option(text=info.name[:75], value=info.name[:150]) for info in static[:MAX_OPTIONS]]
     return View(
         type="modal",
         callback_id=LIST_MODAL,

@@ -73,6 +73,7 @@ class HomeData:
     sends: Sequence[PendingSend]
     link: Link
     team_channel: str = ""
+    # What sections added later read (the last blasts, the push's rules), by their key.
     extra: dict[str, Any] = field(default_factory=dict)
 
     def visible(self) -> list[BoardRow]:

@@ -181,3 +181,11 @@ def test_many_conversations_stay_within_slacks_100_blocks(surface: Surface) -> N
     assert len(view["blocks"]) <= 100
     assert "… and " in home_text(view) and "# Waiting for the team (90)" in home_text(view)
     assert not [c for c in surface.slack.calls("views.publish") if not c.ok]
+
+
+def test_an_unsigned_app_home_opened_publishes_nothing(surface: Surface) -> None:
+    forged = surface.caretbot.slack_post(payloads.app_home_opened(TEAMMATE), secret="not-slack")
+    stale = surface.caretbot.slack_post(payloads.app_home_opened(TEAMMATE), timestamp=1_000_000)
+    assert (forged.status_code, stale.status_code) == (401, 401)
+    time.sleep(surface.caretbot.settings.HOME_REFRESH_SECONDS * 3)
+    assert surface.publishes(TEAMMATE) == []
