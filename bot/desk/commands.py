@@ -487,5 +487,15 @@ HANDLERS: dict[type, Callable[[Any, Context], Answer]] = {
 
 
 def run(command: Command, ctx: Context) -> Answer:
-    """Do the command in the caller's transaction; Refused when it cannot be done."""
+    """Do the command in the caller's transaction; Refused when it cannot be done.
+
+    A guest (`^invite`d into this conversation, not on the team) replies in the thread
+    but runs no command other than `^help`: commands are the team's.
+    """
+    if ctx.turn.user in ctx.conversation.guests and not isinstance(command, Help):
+        raise Refused(
+            "As a guest of this conversation you can reply in its thread (it is texted to "
+            "the candidate); commands are for the team (the people in "
+            f"<#{ctx.settings.SLACK_CHANNEL_ID}>)."
+        )
     return HANDLERS[type(command)](command, ctx)

@@ -90,3 +90,25 @@ def test_a_member_who_is_not_a_manager_is_refused_an_import_privately(surface: S
         timeout=10,
     )
     assert TEAMMATE not in {c.params["user"] for c in slack.calls("chat.postEphemeral")}
+
+
+def test_a_guest_replies_but_runs_no_command_but_help(surface: Surface) -> None:
+    thread = surface.bridge.open_thread()
+    surface.bridge.teammate_says(f"^invite <@{SAM}>", thread)
+    surface.bridge.wait_for_note(thread, f"invited <@{SAM}>")
+    surface.bridge.teammate_says("^claim", thread, user=SAM)
+    surface.bridge.teammate_says("^help", thread, user=SAM)
+
+    def told() -> list[str] | None:
+        said = [
+            c.params["text"]
+            for c in surface.slack.calls("chat.postEphemeral")
+            if c.params["user"] == SAM
+        ]
+        return said if len(said) == 2 else None
+
+    refusal, help_text = surface.slack.wait_for(told)
+    assert refusal.startswith("As a guest of this conversation you can reply in its thread")
+    assert "^claim" in help_text
+    with surface.caretbot.db.read() as session:
+        assert session.execute(sa.text("SELECT claimed_by FROM conversations")).scalar_one() is None
