@@ -80,15 +80,16 @@ class Reply:
 
     def blocks(self) -> list[dict[str, Any]]:
         """Block Kit for the answer, within a message's 50 blocks."""
-        built: list[Block] = []
-        for paragraph in self.paragraphs:
-            for start in range(0, max(1, len(paragraph)), SECTION_CHARS):
-                built.append(
-                    SectionBlock(
-                        text=MarkdownTextObject(text=paragraph[start : start + SECTION_CHARS])
-                    )
-                )
-        built = built[: MESSAGE_BLOCKS - 1]
+        built: list[Block] = [
+            SectionBlock(text=MarkdownTextObject(text=chunk))
+            for paragraph in self.paragraphs
+            for chunk in _chunks(paragraph)
+        ]
+        if len(built) > MESSAGE_BLOCKS - 1:
+            built = built[: MESSAGE_BLOCKS - 2]
+            built.append(
+                SectionBlock(text=MarkdownTextObject(text="… (more than one message holds)"))
+            )
         if self.note:
             built.append(ContextBlock(elements=[MarkdownTextObject(text=self.note)]))
         return [block.to_dict() for block in built]
@@ -110,6 +111,28 @@ class Subcommand:
     answer: Callable[[SlashCommands, Ask], Reply]
     who: Who = "member"
     quick: bool = False
+
+
+def _chunks(paragraph: str) -> list[str]:
+    """A paragraph in pieces of at most a section's 3,000 characters, cut between lines
+    (a line longer than that is cut where it must)."""
+    chunks: list[str] = []
+    current = ""
+    for line in paragraph.split("\n"):
+        while len(line) > SECTION_CHARS:
+            if current:
+                chunks.append(current)
+                current = ""
+            chunks.append(line[:SECTION_CHARS])
+            line = line[SECTION_CHARS:]
+        candidate = f"{current}\n{line}" if current else line
+        if len(candidate) > SECTION_CHARS:
+            chunks.append(current)
+            candidate = line
+        current = candidate
+    if current or not chunks:
+        chunks.append(current or " ")
+    return chunks
 
 
 def _code(text: str) -> str:

@@ -240,3 +240,30 @@ def test_a_guest_and_a_forged_payload_change_nothing(surface: Surface) -> None:
     assert forged.status_code == 401
     surface.bridge.wait_outbox_settled()
     assert conversation(surface).claimed_by is None and conversation(surface).status == "open"
+
+
+def test_a_forged_view_submission_adds_nothing(surface: Surface) -> None:
+    with surface.caretbot.db.write() as session:
+        lists.create_list(session=session, name="Night nurses", filter_text="city:Nowhere")
+    thread = surface.bridge.open_thread()
+    view = {
+        "id": "V0FORGED",
+        "type": "modal",
+        "callback_id": "desk.list_add",
+        "private_metadata": f'{{"channel": "C0CARETBOT", "thread_ts": "{thread}"}}',
+    }
+    chosen = {
+        "list": {"list": {"type": "static_select", "selected_option": {"value": "Night nurses"}}}
+    }
+    body = payloads.payload_form(payloads.view_submission(view, user=TEAMMATE, values=chosen))
+    forged = surface.caretbot.slack_post(body, content_type=payloads.FORM, secret="nope")
+    assert forged.status_code == 401
+    surface.bridge.wait_outbox_settled()
+    assert not [n for n in surface.bridge.notes(thread) if "Added to the list" in n]
+    with surface.caretbot.db.read() as session:
+        assert (
+            lists.list_count(
+                session=session, info=lists.find_list(session=session, name="Night nurses")
+            )
+            == 0
+        )  # type: ignore[arg-type]

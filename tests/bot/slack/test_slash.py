@@ -184,3 +184,17 @@ def test_unsigned_or_stale_slash_commands_are_refused(surface: Surface) -> None:
 def test_the_readme_shows_the_subcommand_table() -> None:
     readme = (ROOT / "README.md").read_text()
     assert table_markdown() in readme
+
+
+def test_many_long_lists_fit_slacks_limits(surface: Surface) -> None:
+    with surface.caretbot.db.write() as session:
+        for number in range(120):
+            name = f"Enfermeras de noche — Hospital São João, ala {number:03d} " + "·" * 60
+            lists.create_list(session=session, name=name, filter_text=f'city:"Austin {number}"')
+    _, _, url = surface.slash("lists")
+    answer = surface.answer(url)  # the fake refuses an answer over Slack's limits
+    assert len(answer["blocks"]) <= 50
+    assert all(len(block["text"]["text"]) <= 3000 for block in answer["blocks"])
+    shown = texts(answer)
+    assert "*Lists* (120)" in shown and "ala 000" in shown
+    assert "• *Enfermeras de noche — Hospital São João, ala 001" in shown  # cut between lines
