@@ -18,6 +18,8 @@ from pydantic import AfterValidator, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 _SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
+# A user group's handle, as Slack allows it: lower-case letters, digits, - _ and .
+_SLACK_HANDLE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
 DEFAULT_DATABASE_URL = f"sqlite:///{Path.cwd() / 'caretbot.db'}"
 
 # Where a new user finds each secret; shown when a setting is missing or malformed.
@@ -41,6 +43,8 @@ WHERE_TO_GET = {
     "TWILIO_MESSAGING_SERVICE_SID": "Twilio Console > Messaging > Services (starts with MG)",
     "TWILIO_API_URL": "the base URL of the Twilio REST API (default https://api.twilio.com)",
     "MANAGERS": "Slack user ids, comma-separated: a person's profile > ... > Copy member ID",
+    "MANAGER_GROUP": "a Slack user group's handle, without or with its @: Slack > People "
+    "> User groups (e.g. recruiting-leads)",
     "ACTIVE_APPLY": "first (a candidate's first apply stays the active one) or latest",
     "MEDIA_URL_SECRET": "any random string of 32 or more characters, e.g. the output of "
     "python -c 'import secrets; print(secrets.token_hex(32))'",
@@ -109,6 +113,8 @@ class Settings(BaseSettings):
 
     # The desk (caret commands). Slack user ids allowed to ^unclaim what others hold.
     MANAGERS: Annotated[frozenset[str], NoDecode] = frozenset()
+    # A Slack user group whose members count as managers too (its handle).
+    MANAGER_GROUP: str | None = None
     # A teammate's reply claims an unclaimed conversation.
     AUTOCLAIM: bool = False
     # A text from the candidate cancels the conversation's pending scheduled sends.
@@ -118,6 +124,8 @@ class Settings(BaseSettings):
     # Which of a candidate's applies filters and the recruit push read: the first one
     # (default) or the latest (each new import row or entry takes over).
     ACTIVE_APPLY: Literal["first", "latest"] = "first"
+    # How often opened App Home tabs are checked for changes (and republished if changed).
+    HOME_REFRESH_SECONDS: float = Field(default=15.0, gt=0)
     RUN_WORKERS: bool = True
     # The outbox dispatcher and the scheduler run in a child process of `serve` unless
     # this asks for threads of the web process.
@@ -162,6 +170,18 @@ class Settings(BaseSettings):
                 )
             return frozenset(ids)
         return value
+
+    @field_validator("MANAGER_GROUP")
+    @classmethod
+    def _handle(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        handle = value.strip().removeprefix("@")
+        if not _SLACK_HANDLE.match(handle):
+            raise ValueError(
+                f"must be a Slack user group handle such as recruiting-leads, not {value!r}"
+            )
+        return handle
 
     @field_validator("PUBLIC_URL")
     @classmethod

@@ -12,6 +12,7 @@ from storage.models import (
     ProcessedSlackEvent,
     SchedulerLock,
 )
+from storage.slack_models import ImportRun, SlackHome
 
 __all__ = [
     "Apply",
@@ -20,6 +21,7 @@ __all__ = [
     "Conversation",
     "Delivery",
     "DeskNote",
+    "ImportRun",
     "ListMember",
     "Message",
     "OutboxEntry",
@@ -27,4 +29,5 @@ __all__ = [
     "SavedFilter",
     "ScheduledSend",
     "SchedulerLock",
+    "SlackHome",
 ]

@@ -270,6 +270,7 @@ class Dispatcher:
             thread_ts = conversation.slack_thread_ts
             if thread_ts is None:
                 card_text, card_blocks = cards.candidate_card(candidate, conversation)
+                card_blocks = [*card_blocks, cards.card_actions(candidate, conversation)]
                 response = self._slack_call(
                     self.slack.chat_postMessage,
                     work.pace_key,

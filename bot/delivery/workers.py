@@ -16,8 +16,11 @@ import structlog
 
 from bot.delivery.clients import slack_client, twilio_client
 from bot.delivery.dispatcher import Dispatcher
+from bot.desk.people import People
 from bot.logs import configure_logging
 from bot.settings import Settings
+from bot.slack.home_tabs import HomeRefresher, HomeTabs
+from bot.slack.roles import Roles
 from scheduler.runner import Scheduler
 from storage.db import Database
 
@@ -53,7 +56,17 @@ def run_workers(settings: Settings, db: Database, wake: Wake) -> tuple[Dispatche
     dispatcher.start()
     scheduler = Scheduler(db=db)
     scheduler.start()
+    start_home_refresher(settings, db, dispatcher)
     return dispatcher, scheduler
+
+
+def start_home_refresher(settings: Settings, db: Database, dispatcher: Dispatcher) -> None:
+    """Keep opened App Home tabs current, beside the dispatcher and stopping with it."""
+    client = dispatcher.slack
+    channel = settings.SLACK_CHANNEL_ID or ""
+    roles = Roles(settings=settings, client=client, people=People(client, channel))
+    tabs = HomeTabs(db=db, client=client, roles=roles, team_channel=channel)
+    HomeRefresher(tabs, every=settings.HOME_REFRESH_SECONDS, stopping=dispatcher.stopping).start()
 
 
 class ThreadWorkers:

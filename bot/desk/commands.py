@@ -65,6 +65,7 @@ class Turn:
     thread_ts: str
     now: datetime
     tz: str
+    manager: bool = False  # MANAGERS or MANAGER_GROUP (bot/slack/roles.py)
 
 
 @dataclass(frozen=True)
@@ -210,7 +211,7 @@ def unclaim(_command: Unclaim, ctx: Context) -> Answer:
     holder = desk.claimed_by(session=ctx.session, conversation_id=ctx.conversation_id)
     if holder is None:
         return Answer(private="Nobody holds this conversation.")
-    if holder != user and user not in ctx.settings.MANAGERS:
+    if holder != user and not (ctx.turn.manager or user in ctx.settings.MANAGERS):
         raise Refused(
             f"<@{holder}> holds this conversation: only they or a manager can `^unclaim` it."
         )
@@ -494,5 +495,15 @@ HANDLERS: dict[type, Callable[[Any, Context], Answer]] = {
 
 
 def run(command: Command, ctx: Context) -> Answer:
-    """Do the command in the caller's transaction; Refused when it cannot be done."""
+    """Do the command in the caller's transaction; Refused when it cannot be done.
+
+    A guest (`^invite`d into this conversation, not on the team) replies in the thread
+    but runs no command other than `^help`: commands are the team's.
+    """
+    if ctx.turn.user in ctx.conversation.guests and not isinstance(command, Help):
+        raise Refused(
+            "As a guest of this conversation you can reply in its thread (it is texted to "
+            "the candidate); commands are for the team (the people in "
+            f"<#{ctx.settings.SLACK_CHANNEL_ID}>)."
+        )
     return HANDLERS[type(command)](command, ctx)

@@ -12,20 +12,24 @@ from collections.abc import Callable
 from typing import Any
 
 import structlog
-from slack_bolt import Ack, App, BoltContext
+from slack_bolt import App, BoltContext
 from slack_sdk import WebClient
 
 from bot import bridge
+from bot.desk.people import People
 from bot.desk.runner import Desk
 from bot.settings import Settings
 from bot.slack import thread_messages
+from bot.slack.actions import CardActions
+from bot.slack.home_tabs import HomeTabs
 from bot.slack.imports import SlackImports
-from storage import outbox
+from bot.slack.roles import Roles
+from bot.slack.slash import SLASH_COMMAND, SlashCommands
 from storage.db import Database
 
 log = structlog.get_logger(__name__)
 
-SLASH_COMMAND = "/caretbot"
+__all__ = ["SLASH_COMMAND", "build_slack_app"]
 
 
 def build_slack_app(
@@ -40,13 +44,21 @@ def build_slack_app(
         # Slack only retries on errors; an unhandled event type must still get 200.
         raise_error_for_unhandled_request=False,
     )
+    people = People(client, settings.SLACK_CHANNEL_ID or "")
+    roles = Roles(settings=settings, client=client, people=people)
+    desk = Desk(settings=settings, db=db, client=client, wake=wake, people=people, roles=roles)
     register_messages(
         app,
         db=db,
-        desk=Desk(settings=settings, db=db, client=client, wake=wake),
-        imports=SlackImports(settings=settings, db=db, client=client),
+        desk=desk,
+        imports=SlackImports(settings=settings, db=db, client=client, roles=roles),
     )
-    register_slash_command(app, db=db)
+    tabs = HomeTabs(db=db, client=client, roles=roles, team_channel=settings.SLACK_CHANNEL_ID or "")
+    SlashCommands(settings=settings, db=db, roles=roles, people=people, links=tabs.link).register(
+        app
+    )
+    CardActions(desk=desk, roles=roles, db=db).register(app)
+    tabs.register(app)
     return app
 
 
@@ -66,20 +78,3 @@ def register_messages(app: App, *, db: Database, desk: Desk, imports: SlackImpor
         if not bridge.is_teammate_thread_message(event, context.bot_user_id):
             return
         thread_messages.receive(db, desk, event_id=body["event_id"], event=event)
-
-
-def register_slash_command(app: App, *, db: Database) -> None:
-    """/caretbot answers privately with how caretbot is doing and how to use it."""
-
-    @app.command(SLASH_COMMAND)
-    def on_command(ack: Ack, command: dict[str, Any]) -> None:
-        with db.read() as session:
-            waiting = outbox.backlog(session=session)
-        ack(
-            text=(
-                "caretbot texts candidates from this channel's threads. Reply in a "
-                "conversation thread to text the candidate; start a line with ^ for a "
-                f"command. Outbox: {waiting} waiting."
-            ),
-            response_type="ephemeral",
-        )

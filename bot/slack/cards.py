@@ -156,3 +156,63 @@ def _contact_facts(candidate: Candidate) -> list[str]:
 def note(text: str) -> str:
     """caretbot's own remark in a thread, set apart from the conversation."""
     return f":information_source: {text}"
+
+
+# The card's buttons (bot/slack/actions.py answers them). Built apart from
+# candidate_card so the card's facts and its controls change independently.
+CARD_ACTIONS_BLOCK = "desk"
+ACTION_CLAIM = "desk.claim"
+ACTION_UNCLAIM = "desk.unclaim"
+ACTION_ASSIGN = "desk.assign"
+ACTION_CLOSE = "desk.close"
+ACTION_REOPEN = "desk.reopen"
+ACTION_MORE = "desk.more"
+MORE_OPT_OUT = "opt_out"
+MORE_OPT_IN = "opt_in"
+MORE_LIST_ADD = "list_add"
+
+
+def card_actions(candidate: Candidate, conversation: Conversation) -> dict[str, Any]:
+    """The candidate card's actions block: Claim or Unclaim, Assign (a users select),
+    Close or Reopen, and an overflow with Opt out (Opt in once opted out) and Add to list.
+
+    Each element's `value` is the conversation id; the buttons show the state the
+    conversation is in, so the card offers what can be done next.
+    """
+    from slack_sdk.models.blocks import (
+        ActionsBlock,
+        ButtonElement,
+        Option,
+        OverflowMenuElement,
+        UserSelectElement,
+    )
+
+    value = str(conversation.id)
+    claim = (
+        ButtonElement(text="Unclaim", action_id=ACTION_UNCLAIM, value=value)
+        if conversation.claimed_by
+        else ButtonElement(text="Claim", action_id=ACTION_CLAIM, value=value, style="primary")
+    )
+    closed = conversation.status == "closed"
+    close = ButtonElement(
+        text="Reopen" if closed else "Close",
+        action_id=ACTION_REOPEN if closed else ACTION_CLOSE,
+        value=value,
+    )
+    opt = (
+        Option(text="Opt in", value=f"{MORE_OPT_IN}:{value}")
+        if candidate.opted_out
+        else Option(text="Opt out", value=f"{MORE_OPT_OUT}:{value}")
+    )
+    return ActionsBlock(
+        block_id=CARD_ACTIONS_BLOCK,
+        elements=[
+            claim,
+            UserSelectElement(placeholder="Assign…", action_id=ACTION_ASSIGN),
+            close,
+            OverflowMenuElement(
+                action_id=ACTION_MORE,
+                options=[opt, Option(text="Add to list…", value=f"{MORE_LIST_ADD}:{value}")],
+            ),
+        ],
+    ).to_dict()
