@@ -7,6 +7,8 @@ with exit status 1. Anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any
 
 import sqlalchemy as sa
@@ -31,6 +33,11 @@ class CaretbotGroup(TyperGroup):
             if getattr(error.orig, "sqlstate", None) != _INSUFFICIENT_PRIVILEGE:
                 raise
             fail(database_problem(error))
+        except BrokenPipeError:
+            # The reader went away (caretbot lists | head): nothing left to tell it.
+            # Python's docs: point stdout at devnull so the exit flush does not fail too.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            raise typer.Exit(1) from None
         except OSError as error:
             fail(file_problem(error))
 
