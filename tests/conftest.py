@@ -12,6 +12,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -79,3 +80,45 @@ def database(database_url: str) -> Iterator[Database]:
     db.upgrade()
     yield db
     db.dispose()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "needs_specs(*files): checks against the vendor API descriptions in "
+        "../shared/specs (or CARETBOT_SPECS_DIR); skipped when they are missing",
+    )
+
+
+def missing_specs_line() -> str | None:
+    """One line when the vendor specs are missing: which, and where they come from."""
+    from tests.fakes import openapi
+
+    missing = openapi.missing_specs()
+    if not missing:
+        return None
+    return (
+        f"vendor specs: {', '.join(missing)} not in {openapi.specs_dir()}; the conformance "
+        f"checks were skipped. Get {openapi.SPECS_SOURCE}, and put them in ../shared/specs "
+        "or set CARETBOT_SPECS_DIR."
+    )
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Said at the end, after the dots (the suite runs with -q, which hides headers)."""
+    line = missing_specs_line()
+    if line is not None:
+        terminalreporter.write_line(line)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    from tests.fakes import openapi
+
+    for item in items:
+        marker = item.get_closest_marker("needs_specs")
+        if marker is None:
+            continue
+        files = marker.args or (openapi.TWILIO_SPEC_FILE, openapi.SLACK_EVENTS_SPEC_FILE)
+        missing = [name for name in files if not openapi.has_spec(name)]
+        if missing:
+            item.add_marker(pytest.mark.skip(reason=f"needs the vendor spec {', '.join(missing)}"))
