@@ -18,6 +18,7 @@ import typer.main
 import uvicorn
 from typer.testing import CliRunner
 
+import bot.cli.main
 from bot.cli import app
 from bot.settings import Settings
 
@@ -97,6 +98,8 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         raise Served
 
     monkeypatch.setattr(uvicorn, "run", run)
+    # serve points logging at stderr, which is CliRunner's buffer, closed after invoke.
+    monkeypatch.setattr(bot.cli.main, "configure_logging", lambda **_kw: None)
     yield tmp_path
 
 

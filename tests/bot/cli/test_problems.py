@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import bot.cli.main
 from bot.cli import app
 from bot.settings import Settings
 from tests.bot.harness import ACCOUNT_SID, AUTH_TOKEN, SIGNING_SECRET
@@ -35,6 +36,9 @@ def clean(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
     monkeypatch.chdir(tmp_path)
     for name in Settings.model_fields:
         monkeypatch.delenv(name, raising=False)
+    # serve points logging at stderr, which is CliRunner's buffer, closed after invoke:
+    # later tests' logs would fail on it.
+    monkeypatch.setattr(bot.cli.main, "configure_logging", lambda **_kw: None)
     yield tmp_path
 
 
