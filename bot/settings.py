@@ -176,10 +176,11 @@ class Settings(BaseSettings):
         try:
             make_url(value).get_dialect().import_dbapi()
         except ImportError:
-            # postgresql:// alone means psycopg2, which caretbot does not install.
+            # A driver the URL names that is not installed (postgresql+psycopg2://,
+            # +asyncpg): caretbot installs psycopg (3) only.
             raise ValueError(
                 f"the database driver of {make_url(value).drivername} is not installed; "
-                "caretbot's PostgreSQL driver is psycopg: postgresql+psycopg://..."
+                "caretbot's PostgreSQL driver is psycopg (postgresql+psycopg://)"
             ) from None
         return value
 
