@@ -38,6 +38,11 @@ def load_spec(name: str) -> dict[str, Any]:
         return json.load(fh)
 
 
+def twilio_spec_available() -> bool:
+    """True when Twilio's API description can be read (the stand-in then checks requests)."""
+    return (specs_dir() / TWILIO_SPEC_FILE).is_file()
+
+
 def twilio_spec() -> dict[str, Any]:
     return load_spec(TWILIO_SPEC_FILE)
 

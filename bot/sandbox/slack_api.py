@@ -10,7 +10,7 @@ It models what caretbot must cope with: per-channel rate limits on chat.postMess
 (HTTP 429 + Retry-After), forced failures, duplicate reactions, unknown channels and
 users, and the three-call files_upload_v2 flow. Run it on its own for benchmarks:
 
-    python -m tests.fakes.slack_api --port 0 --rate 1 --burst 3 --token xoxb-bench
+    python -m bot.sandbox.slack_api --port 0 --rate 1 --burst 3 --token xoxb-bench
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tests.fakes._http import FakeServer, Request, Response, wait_until
-from tests.fakes.slack_blocks import MESSAGE_BLOCKS, VIEW_BLOCKS, block_errors
+from bot.sandbox._http import FakeServer, Request, Response, wait_until
+from bot.sandbox.slack_blocks import MESSAGE_BLOCKS, VIEW_BLOCKS, block_errors
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 

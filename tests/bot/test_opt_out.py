@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 import pytest
 
+from bot.sandbox.slack_api import FakeSlack
+from bot.sandbox.twilio_api import FakeTwilio
 from tests.bot.conftest import CANDIDATE, Bridge
 from tests.bot.harness import Caretbot
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.twilio_api import FakeTwilio
 
 OPT_OUT_WORDS = ["STOP", "stop ", "StopAll", " UNSUBSCRIBE", "cancel", "END", "Quit"]
 OPT_IN_WORDS = ["START", "yes", " Unstop "]
