@@ -347,6 +347,24 @@ class FakeSlack(FakeServer):
             found = self._messages.get((channel, ts))
             return dict(found) if found is not None else None
 
+    def history(self, channel: str) -> list[dict[str, Any]]:
+        """Every message the workspace knows in `channel` (posted, seeded or updated),
+        oldest first, in and out of threads, each with `reactions` as
+        conversations.history gives them: [{name, users, count}]."""
+        with self._lock:
+            found = [dict(m) for (ch, _ts), m in self._messages.items() if ch == channel]
+            reactions: dict[tuple[str, str], list[str]] = {}
+            for ch, ts, name, user in sorted(self._reactions):
+                if ch == channel:
+                    reactions.setdefault((ts, name), []).append(user)
+        for message in found:
+            message["reactions"] = [
+                {"name": name, "users": users, "count": len(users)}
+                for (ts, name), users in reactions.items()
+                if ts == message["ts"]
+            ]
+        return sorted(found, key=lambda m: float(m["ts"]))
+
     def reactions(self, channel: str | None = None, ts: str | None = None) -> list[str]:
         """Reaction names currently on messages, filtered by channel and/or ts."""
         with self._lock:

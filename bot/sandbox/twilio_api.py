@@ -383,7 +383,8 @@ class FakeTwilio(FakeServer):
         retry_after: int | None = None,
         message: str | None = None,
     ) -> None:
-        """Fail the next `times` creates, whatever the destination."""
+        """Fail the next `times` creates, whatever the destination (a 30xxx `code`
+        fails delivery after the create is accepted, as in `fail_to`)."""
         with self._lock:
             self._fail_next.append(_Fault(status, code, message, retry_after, times))
 
@@ -810,6 +811,8 @@ class FakeTwilio(FakeServer):
                 if fault.take():
                     if fault.remaining == 0:
                         self._fail_next.popleft()
+                    if 30000 <= fault.code < 40000:
+                        return fault.code  # a delivery error: accepted, then undelivered
                     raise TwilioError(fault.status, fault.code, fault.message, fault.retry_after)
                 self._fail_next.popleft()
             faults = self._fail_to.get(to)
