@@ -19,13 +19,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bot.sandbox.slack_api import FakeSlack  # noqa: E402
+from bot.sandbox.twilio_api import FakeTwilio  # noqa: E402
 from storage import conversations, messages  # noqa: E402
 from storage.conversations import InboundText  # noqa: E402
 from tests.bot.conftest import Bridge  # noqa: E402
 from tests.bot.harness import ACCOUNT_SID, AUTH_TOKEN, CHANNEL, TEAM_NUMBER, Caretbot  # noqa: E402
 from tests.bot.slack.conftest import Surface  # noqa: E402
-from tests.fakes.slack_api import FakeSlack  # noqa: E402
-from tests.fakes.twilio_api import FakeTwilio  # noqa: E402
 
 
 def ms(samples: list[float]) -> str:

@@ -13,7 +13,7 @@ import pytest
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from tests.fakes.slack_api import FakeSlack
+from bot.sandbox.slack_api import FakeSlack
 
 
 @pytest.fixture

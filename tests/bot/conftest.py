@@ -16,12 +16,12 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from bot.sandbox.signing import inbound_sms_params, slack_message_event
+from bot.sandbox.slack_api import FakeSlack
+from bot.sandbox.twilio_api import FakeTwilio
 from storage.db import Database
 from storage.models import Candidate, Message, OutboxEntry
 from tests.bot.harness import ACCOUNT_SID, AUTH_TOKEN, CHANNEL, TEAM_NUMBER, Caretbot
-from tests.fakes.signing import inbound_sms_params, slack_message_event
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.twilio_api import FakeTwilio
 
 CANDIDATE = "+15125550143"
 OTHER_CANDIDATE = "+15125550177"

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.sandbox.slack_api import FakeSlack
+from bot.sandbox.twilio_api import FakeTwilio
 from grammar.keywords import HELP_WORDS, OPT_IN_WORDS, OPT_OUT_WORDS
 from tests.bot.conftest import CANDIDATE, Bridge
 from tests.bot.harness import Caretbot
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.twilio_api import FakeTwilio
 
 # As candidates type them: any case, stray spaces.
 TYPED_OPT_OUT = [

@@ -21,14 +21,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import sqlalchemy as sa
 
+from bot.sandbox.slack_api import FakeSlack
+from bot.sandbox.twilio_api import FakeTwilio
 from bot.slack import file_proxy
 from storage import lists
 from storage.desk_models import ScheduledSend
 from storage.models import Conversation
 from tests.bot.conftest import TEAMMATE, Bridge
 from tests.bot.harness import Caretbot
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.twilio_api import FakeTwilio
 
 # A real 1x1 PNG and GIF: what a phone would receive.
 PNG = base64.b64decode(

@@ -14,15 +14,15 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from bot.sandbox.signing import new_ts
+from bot.sandbox.slack_api import FakeSlack
+from bot.sandbox.twilio_api import FakeTwilio
 from scheduler import scheduled_sends
 from storage import applies, lists
 from storage.desk_models import Delivery, DeskNote, ScheduledSend
 from storage.models import Conversation, utcnow
 from tests.bot.conftest import TEAMMATE, Bridge
 from tests.bot.harness import CHANNEL, Caretbot
-from tests.fakes.signing import new_ts
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.twilio_api import FakeTwilio
 
 LEE = "U0LEE"  # a teammate
 BOSS = "U0BOSS"  # a teammate and a manager

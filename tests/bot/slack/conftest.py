@@ -12,11 +12,11 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.sandbox import slack_payloads as payloads
+from bot.sandbox.slack_api import FakeSlack
+from bot.sandbox.twilio_api import FakeTwilio
 from tests.bot.conftest import TEAMMATE, Bridge
 from tests.bot.harness import CHANNEL, Caretbot
-from tests.fakes import slack_payloads as payloads
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.twilio_api import FakeTwilio
 
 LEE = "U0LEE"  # a teammate
 BOSS = "U0BOSS"  # a teammate and a manager (MANAGERS)

@@ -11,12 +11,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from bot.sandbox import slack_payloads as payloads
 from bot.slack import cards
 from storage import lists
 from storage.models import Candidate, Conversation
 from tests.bot.conftest import TEAMMATE
 from tests.bot.slack.conftest import BOSS, LEAD, LEE, SAM, Surface, view_json
-from tests.fakes import slack_payloads as payloads
 
 
 def conversation(surface: Surface) -> Conversation:

@@ -11,6 +11,7 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from bot.sandbox import slack_payloads as payloads
 from bot.slack.home import AGE_MARKERS, OLDEST_MARKER, age_marker, ago
 from storage import conversations, messages
 from storage.conversations import InboundText
@@ -18,7 +19,6 @@ from storage.models import Message, utcnow
 from tests.bot.conftest import TEAMMATE
 from tests.bot.harness import CHANNEL, TEAM_NUMBER
 from tests.bot.slack.conftest import LEE, SAM, Surface, home_text
-from tests.fakes import slack_payloads as payloads
 
 GREEN, YELLOW = (marker for _, marker in AGE_MARKERS)
 

@@ -11,6 +11,8 @@ import sqlalchemy as sa
 from slack_sdk import WebClient
 
 from bot.desk.people import People
+from bot.sandbox.signing import slack_message_event
+from bot.sandbox.slack_api import FakeSlack
 from bot.settings import SettingsError, load_settings
 from bot.slack.roles import Roles
 from storage.lists_models import CANDIDATES
@@ -18,8 +20,6 @@ from tests.bot.conftest import TEAMMATE
 from tests.bot.harness import CHANNEL
 from tests.bot.slack.conftest import BOSS, LEAD, LEE, SAM, Surface
 from tests.bot.slack.test_imports import csv_bytes
-from tests.fakes.signing import slack_message_event
-from tests.fakes.slack_api import FakeSlack
 
 
 def test_manager_group_takes_a_handle_with_or_without_its_at() -> None:

@@ -12,11 +12,11 @@ import typer
 from typer.testing import CliRunner
 
 from bot.cli import imports as cli_import
+from bot.sandbox import slack_payloads as payloads
 from bot.slack.slash import SUBCOMMANDS, table_markdown
 from storage import lists
 from tests.bot.conftest import TEAMMATE
 from tests.bot.slack.conftest import BOSS, SAM, Surface
-from tests.fakes import slack_payloads as payloads
 
 ROOT = Path(__file__).resolve().parents[3]
 CSV = (

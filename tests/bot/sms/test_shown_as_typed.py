@@ -11,10 +11,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from bot.sandbox.signing import slack_message_event
+from bot.sandbox.slack_api import FakeSlack, Post
 from tests.bot.conftest import CANDIDATE, TEAMMATE, Bridge
 from tests.bot.harness import CHANNEL, Caretbot
-from tests.fakes.signing import slack_message_event
-from tests.fakes.slack_api import FakeSlack, Post
 
 HOSTILE_TEXT = "<!channel> call me <https://evil.example|https://yourbank.com> & *now*"
 # What Slack would act on in mrkdwn: <!here>, <!channel>, <@U1>, <#C1>, <https://...|...>.

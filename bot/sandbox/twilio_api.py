@@ -42,10 +42,10 @@ from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from tests.fakes import openapi
-from tests.fakes._http import FakeServer, Request, Response, wait_until
-from tests.fakes.segments import count_segments
-from tests.fakes.signing import (
+from bot.sandbox import openapi
+from bot.sandbox._http import FakeServer, Request, Response, wait_until
+from bot.sandbox.segments import count_segments
+from bot.sandbox.signing import (
     API_VERSION,
     DEFAULT_ACCOUNT_SID,
     inbound_sms_params,
@@ -58,6 +58,25 @@ DEFAULT_AUTH_TOKEN = "test-auth-token"
 MAX_BODY = 1600
 E164_RE = re.compile(r"^\+[1-9]\d{1,14}$")
 CHANNEL_ADDRESS_RE = re.compile(r"^[a-z]+:.+$")  # whatsapp:+1..., messenger:...
+
+# The message resource's properties and ListMessage's query parameters as Twilio's
+# OpenAPI description (twilio_api_v2010.json) lists them, for when it is not at hand.
+MESSAGE_PROPERTIES = (
+    "body", "num_segments", "direction", "from", "to", "date_updated", "price",
+    "error_message", "uri", "account_sid", "num_media", "status", "messaging_service_sid",
+    "sid", "date_sent", "date_created", "error_code", "price_unit", "api_version",
+    "subresource_uris",
+)  # fmt: skip
+LIST_PARAMETERS = (
+    "To",
+    "From",
+    "DateSent",
+    "DateSent<",
+    "DateSent>",
+    "PageSize",
+    "Page",
+    "PageToken",
+)
 SHORT_CODE_RE = re.compile(r"^\d{3,8}$")
 ALPHA_SENDER_RE = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
 PATH_RE = re.compile(
@@ -290,21 +309,29 @@ class FakeTwilio(FakeServer):
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         self._queue: queue.Queue[tuple[float, str, str, int | None]] = queue.Queue()
         self._worker: threading.Thread | None = None
-        self._create_schema: dict[str, Any] | None = None
-        self._conditional = openapi.CONDITIONAL_WITHOUT_SPEC
-        self._list_params: dict[str, Any] | None = None
-        self._update_schema: dict[str, Any] | None = None
-        self._message_props = openapi.MESSAGE_PROPERTIES_WITHOUT_SPEC
-        # Without the spec (a clone without ../shared/specs) the fake answers as Twilio
-        # does but cannot check each parameter against the contract.
-        if openapi.has_spec(openapi.TWILIO_SPEC_FILE):
-            self._create_schema = openapi.form_schema(openapi.MESSAGES_PATH, "post")
+        self.spec_checked = openapi.twilio_spec_available()
+        if self.spec_checked:
+            self._create_schema: dict[str, Any] | None = openapi.form_schema(
+                openapi.MESSAGES_PATH, "post"
+            )
             self._conditional = openapi.twilio_operation(openapi.MESSAGES_PATH, "post")["x-twilio"][
                 "conditional"
             ]
-            self._list_params = openapi.query_parameters(openapi.MESSAGES_PATH, "get")
-            self._update_schema = openapi.form_schema(openapi.MESSAGE_PATH, "post")
+            self._list_params = list(openapi.query_parameters(openapi.MESSAGES_PATH, "get"))
+            self._update_schema: dict[str, Any] | None = openapi.form_schema(
+                openapi.MESSAGE_PATH, "post"
+            )
             self._message_props = openapi.message_properties()
+        else:
+            # No API description here (e.g. `caretbot demo` from a plain install): the
+            # same shapes, as the spec gave them, without checking each parameter.
+            self._create_schema = self._update_schema = None
+            self._conditional = [
+                ["from", "messaging_service_sid"],
+                ["body", "media_url", "content_sid"],
+            ]
+            self._list_params = list(LIST_PARAMETERS)
+            self._message_props = list(MESSAGE_PROPERTIES)
         self.reset()
 
     # ------------------------------------------------------------------ setup
@@ -356,7 +383,8 @@ class FakeTwilio(FakeServer):
         retry_after: int | None = None,
         message: str | None = None,
     ) -> None:
-        """Fail the next `times` creates, whatever the destination."""
+        """Fail the next `times` creates, whatever the destination (a 30xxx `code`
+        fails delivery after the create is accepted, as in `fail_to`)."""
         with self._lock:
             self._fail_next.append(_Fault(status, code, message, retry_after, times))
 
@@ -663,8 +691,9 @@ class FakeTwilio(FakeServer):
     def _check_form(
         self, params: dict[str, list[str]], schema: dict[str, Any] | None, op: str
     ) -> None:
-        """Every parameter must be in the spec's form schema, with a valid value."""
-        if schema is None:  # no spec: only what every create needs
+        """Every parameter must be in the spec's form schema, with a valid value
+        (without the spec, only what every create needs: `schema` None)."""
+        if schema is None:
             if op == "CreateMessage" and not any(params.get("To", [])):
                 raise TwilioError(400, 21604, _required_message("To"))
             return
@@ -784,6 +813,8 @@ class FakeTwilio(FakeServer):
                 if fault.take():
                     if fault.remaining == 0:
                         self._fail_next.popleft()
+                    if 30000 <= fault.code < 40000:
+                        return fault.code  # a delivery error: accepted, then undelivered
                     raise TwilioError(fault.status, fault.code, fault.message, fault.retry_after)
                 self._fail_next.popleft()
             faults = self._fail_to.get(to)

@@ -10,7 +10,7 @@ It models what caretbot must cope with: per-channel rate limits on chat.postMess
 (HTTP 429 + Retry-After), forced failures, duplicate reactions, unknown channels and
 users, and the three-call files_upload_v2 flow. Run it on its own for benchmarks:
 
-    python -m tests.fakes.slack_api --port 0 --rate 1 --burst 3 --token xoxb-bench
+    python -m bot.sandbox.slack_api --port 0 --rate 1 --burst 3 --token xoxb-bench
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tests.fakes._http import FakeServer, Request, Response, wait_until
-from tests.fakes.slack_blocks import MESSAGE_BLOCKS, VIEW_BLOCKS, block_errors
+from bot.sandbox._http import FakeServer, Request, Response, wait_until
+from bot.sandbox.slack_blocks import MESSAGE_BLOCKS, VIEW_BLOCKS, block_errors
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -346,6 +346,24 @@ class FakeSlack(FakeServer):
         with self._lock:
             found = self._messages.get((channel, ts))
             return dict(found) if found is not None else None
+
+    def history(self, channel: str) -> list[dict[str, Any]]:
+        """Every message the workspace knows in `channel` (posted, seeded or updated),
+        oldest first, in and out of threads, each with `reactions` as
+        conversations.history gives them: [{name, users, count}]."""
+        with self._lock:
+            found = [dict(m) for (ch, _ts), m in self._messages.items() if ch == channel]
+            reactions: dict[tuple[str, str], list[str]] = {}
+            for ch, ts, name, user in sorted(self._reactions):
+                if ch == channel:
+                    reactions.setdefault((ts, name), []).append(user)
+        for message in found:
+            message["reactions"] = [
+                {"name": name, "users": users, "count": len(users)}
+                for (ts, name), users in reactions.items()
+                if ts == message["ts"]
+            ]
+        return sorted(found, key=lambda m: float(m["ts"]))
 
     def reactions(self, channel: str | None = None, ts: str | None = None) -> list[str]:
         """Reaction names currently on messages, filtered by channel and/or ts."""
