@@ -14,10 +14,12 @@ import structlog
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot.body_limits import BodyLimit
 from bot.delivery.clients import slack_client
 from bot.delivery.workers import Workers, make_workers
 from bot.settings import Settings
@@ -39,11 +41,18 @@ def create_app(settings: Settings, db: Database) -> Starlette:
     twilio = TwilioWebhooks(db=db, settings=settings, wake=workers.wake.set)
 
     async def slack_events(request: Request) -> Response:
+        # Bolt reads the timestamp with int(): "yesterday" would be a 500, not a 401.
+        if not request.headers.get("x-slack-request-timestamp", "").isdigit():
+            log.warning("slack.bad_signature", problem="no numeric request timestamp")
+            return JSONResponse({"error": "invalid request"}, status_code=401)
         body = await request.body()
         try:
             bolt_request = to_bolt_request(request, body)
         except ValueError as error:  # a body that is not the JSON or form it claims to be
             log.warning("slack.malformed_request", error=str(error))
+            return Response("malformed request body", status_code=400)
+        except (AttributeError, TypeError):  # JSON, but a list or a string: Bolt's .get fails
+            log.warning("slack.malformed_request", error="the body is not a JSON object")
             return Response("malformed request body", status_code=400)
         response = await run_in_threadpool(bolt.dispatch, bolt_request)
         return to_starlette_response(response)
@@ -87,7 +96,7 @@ def create_app(settings: Settings, db: Database) -> Starlette:
     ]
     if not settings.socket_mode:
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(BodyLimit)])
     app.state.workers = workers
     return app
 

@@ -18,6 +18,7 @@ from slack_sdk import WebClient
 from bot import bridge
 from bot.desk.runner import Desk
 from bot.settings import Settings
+from bot.slack.envelope import check_envelope
 from bot.slack.imports import SlackImports
 from storage import outbox
 from storage.db import Database
@@ -43,6 +44,8 @@ def build_slack_app(
         token_verification_enabled=False,
         # Slack only retries on errors; an unhandled event type must still get 200.
         raise_error_for_unhandled_request=False,
+        # A signed request without the fields Slack always sends is a 400, not a 500.
+        before_authorize=check_envelope,
     )
     register_messages(
         app,
