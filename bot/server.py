@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -19,13 +20,14 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot import health
 from bot.body_limits import BodyLimit
 from bot.delivery.clients import slack_client
 from bot.delivery.workers import Workers, make_workers
 from bot.settings import Settings
 from bot.slack.app import build_slack_app
+from bot.slack.identity import SlackIdentity
 from bot.sms.webhooks import TwilioWebhooks
-from storage import outbox
 from storage.db import Database
 
 log = structlog.get_logger(__name__)
@@ -37,7 +39,10 @@ def create_app(settings: Settings, db: Database) -> Starlette:
     """The whole server; workers start with the app unless RUN_WORKERS is off."""
     slack = slack_client(settings)
     workers = make_workers(settings, db)
-    bolt = build_slack_app(settings=settings, db=db, client=slack, wake=workers.wake.set)
+    identity = SlackIdentity(db=db, client=slack)
+    bolt = build_slack_app(
+        settings=settings, db=db, client=slack, wake=workers.wake.set, identity=identity
+    )
     twilio = TwilioWebhooks(db=db, settings=settings, wake=workers.wake.set)
 
     async def slack_events(request: Request) -> Response:
@@ -65,6 +70,10 @@ def create_app(settings: Settings, db: Database) -> Starlette:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(health_thread, _health, settings, db, workers)
 
+    async def readyz(_request: Request) -> Response:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(health_thread, _ready, settings, db, workers)
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         socket_mode: Any = None
@@ -73,6 +82,8 @@ def create_app(settings: Settings, db: Database) -> Starlette:
         sys.setswitchinterval(GIL_SWITCH_SECONDS)
         if settings.RUN_WORKERS:
             workers.start()
+        # Refresh the kept identity without holding start-up (Slack may be down).
+        threading.Thread(target=identity.check, name="slack-identity", daemon=True).start()
         if settings.socket_mode:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -93,6 +104,7 @@ def create_app(settings: Settings, db: Database) -> Starlette:
         Route("/twilio/sms", twilio.sms, methods=["POST"]),
         Route("/twilio/status", twilio.status, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
     ]
     if not settings.socket_mode:
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))
@@ -102,28 +114,15 @@ def create_app(settings: Settings, db: Database) -> Starlette:
 
 
 def _health(settings: Settings, db: Database, workers: Workers) -> Response:
-    integrations = {
-        "slack": "socket_mode" if settings.socket_mode else "events_api",
-        "twilio": "messaging_service" if settings.TWILIO_MESSAGING_SERVICE_SID else "number",
-    }
-    try:
-        with db.read() as session:
-            backlog = outbox.backlog(session=session)
-    except Exception as error:  # any database failure means unhealthy
-        log.error("health.database_unreachable", error=repr(error))
-        return JSONResponse(
-            {"status": "unhealthy", "database": "unreachable", "integrations": integrations},
-            status_code=503,
-        )
     running = workers.alive() if settings.RUN_WORKERS else None
     if running is False:
         log.error("health.workers_down")
-    return JSONResponse(
-        {
-            "status": "ok" if running is not False else "degraded",
-            "database": "ok",
-            "integrations": integrations,
-            "outbox_backlog": backlog,
-            "workers": {None: "off", True: "running", False: "down"}[running],
-        }
-    )
+    found = health.report(settings, db, running)
+    return JSONResponse(found.body, status_code=200 if found.database_ok else 503)
+
+
+def _ready(settings: Settings, db: Database, workers: Workers) -> Response:
+    found = health.report(settings, db, workers.alive() if settings.RUN_WORKERS else None)
+    if found.not_ready:
+        return JSONResponse({"ready": False, "reasons": found.not_ready}, status_code=503)
+    return JSONResponse({"ready": True, "reasons": []})

@@ -40,6 +40,10 @@ WHERE_TO_GET = {
     "TWILIO_API_URL": "the base URL of the Twilio REST API (default https://api.twilio.com)",
     "MANAGERS": "Slack user ids, comma-separated: a person's profile > ... > Copy member ID",
     "ACTIVE_APPLY": "first (a candidate's first apply stays the active one) or latest",
+    "READY_UNREACHABLE_SECONDS": "a whole number of seconds, e.g. 300: how long Slack or "
+    "Twilio may fail before /readyz says caretbot is not ready",
+    "READY_MAX_BACKLOG_AGE_SECONDS": "a whole number of seconds, e.g. 900: how old the oldest "
+    "waiting outbox entry may be before /readyz says caretbot is not ready",
     "PUBLIC_URL": "the https:// base URL at which Twilio and Slack reach this server, "
     "exactly as configured in their consoles (no trailing slash)",
 }
@@ -112,6 +116,10 @@ class Settings(BaseSettings):
     # Which of a candidate's applies filters and the recruit push read: the first one
     # (default) or the latest (each new import row or entry takes over).
     ACTIVE_APPLY: Literal["first", "latest"] = "first"
+    # /readyz fails when a platform has been failing this long (seconds), or when the
+    # oldest waiting outbox entry is older than READY_MAX_BACKLOG_AGE_SECONDS.
+    READY_UNREACHABLE_SECONDS: int = Field(default=300, ge=1)
+    READY_MAX_BACKLOG_AGE_SECONDS: int = Field(default=900, ge=1)
     RUN_WORKERS: bool = True
     # The outbox dispatcher and the scheduler run in a child process of `serve` unless
     # this asks for threads of the web process.

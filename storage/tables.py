@@ -12,6 +12,7 @@ from storage.models import (
     ProcessedSlackEvent,
     SchedulerLock,
 )
+from storage.ops_models import IntegrationState
 
 __all__ = [
     "Apply",
@@ -20,6 +21,7 @@ __all__ = [
     "Conversation",
     "Delivery",
     "DeskNote",
+    "IntegrationState",
     "ListMember",
     "Message",
     "OutboxEntry",

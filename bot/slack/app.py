@@ -19,6 +19,7 @@ from bot import bridge
 from bot.desk.runner import Desk
 from bot.settings import Settings
 from bot.slack.envelope import check_envelope
+from bot.slack.identity import SlackIdentity, bolt_logger
 from bot.slack.imports import SlackImports
 from storage import outbox
 from storage.db import Database
@@ -34,11 +35,22 @@ def is_caret_line(text: str) -> bool:
 
 
 def build_slack_app(
-    *, settings: Settings, db: Database, client: WebClient, wake: Callable[[], None]
+    *,
+    settings: Settings,
+    db: Database,
+    client: WebClient,
+    wake: Callable[[], None],
+    identity: SlackIdentity | None = None,
 ) -> App:
-    """The Bolt app with caretbot's listeners registered."""
+    """The Bolt app with caretbot's listeners registered.
+
+    Bolt gets a client without a token and the bot's identity from `identity` (its
+    `authorize` hook), so that a Slack outage at start-up never turns events away.
+    """
     app = App(
-        client=client,
+        client=WebClient(base_url=client.base_url, timeout=client.timeout, retry_handlers=[]),
+        authorize=identity or SlackIdentity(db=db, client=client),
+        logger=bolt_logger(),
         signing_secret=settings.SLACK_SIGNING_SECRET,
         process_before_response=True,
         token_verification_enabled=False,
