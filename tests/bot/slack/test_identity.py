@@ -120,3 +120,21 @@ def test_bolt_gives_no_token_warning_with_the_token_in_the_environment(
         )
     assert "will be unused" not in caplog.text
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def test_an_event_caretbot_could_not_store_is_answered_5xx_so_slack_retries_it(
+    bridge: Bridge,
+):
+    thread = bridge.open_thread("Hi there")
+    with bridge.caretbot.db.engine.begin() as connection:
+        connection.execute(sa.text("ALTER TABLE processed_slack_events RENAME TO gone"))
+
+    envelope, answer = bridge.teammate_says("Call me back at 5, Zoë", thread)
+
+    assert answer.status_code >= 500
+    with bridge.caretbot.db.engine.begin() as connection:
+        connection.execute(sa.text("ALTER TABLE gone RENAME TO processed_slack_events"))
+    retried = bridge.caretbot.slack_post(envelope, extra_headers={"X-Slack-Retry-Num": "1"})
+    assert retried.status_code == 200
+    (sent,) = bridge.wait_for_texts(1)
+    assert sent["body"] == "Call me back at 5, Zoë"
