@@ -83,7 +83,8 @@ def create_app(settings: Settings, db: Database) -> Starlette:
         if settings.RUN_WORKERS:
             workers.start()
         # Refresh the kept identity without holding start-up (Slack may be down).
-        threading.Thread(target=identity.check, name="slack-identity", daemon=True).start()
+        checking = threading.Thread(target=identity.check, name="slack-identity", daemon=True)
+        checking.start()
         if settings.socket_mode:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -96,6 +97,7 @@ def create_app(settings: Settings, db: Database) -> Starlette:
             if socket_mode is not None:
                 socket_mode.close()
             workers.stop()
+            checking.join(1)  # a check still waiting on Slack is let go (daemon thread)
             twilio.inbound.close()
             health_thread.shutdown(wait=False)
             log.info("serve.stopped")
