@@ -91,7 +91,7 @@ def _content_length(headers: list[tuple[bytes, bytes]]) -> int | None:
     for name, value in headers:
         if name == b"content-length":
             text = value.decode("latin-1").strip()
-            return int(text) if text.isdigit() else -1
+            return int(text) if text.isascii() and text.isdigit() else -1
     return None
 
 

@@ -47,7 +47,8 @@ def create_app(settings: Settings, db: Database) -> Starlette:
 
     async def slack_events(request: Request) -> Response:
         # Bolt reads the timestamp with int(): "yesterday" would be a 500, not a 401.
-        if not request.headers.get("x-slack-request-timestamp", "").isdigit():
+        timestamp = request.headers.get("x-slack-request-timestamp", "")
+        if not (timestamp.isascii() and timestamp.isdigit()):
             log.warning("slack.bad_signature", problem="no numeric request timestamp")
             return JSONResponse({"error": "invalid request"}, status_code=401)
         body = await request.body()

@@ -24,7 +24,7 @@ log = structlog.get_logger(__name__)
 # up to 64 characters of one (processed_slack_events.event_id).
 _EVENT_ID = re.compile(r"Ev[0-9A-Za-z]{1,62}")
 # Message timestamps: seconds and microseconds, "1355517523.000005".
-_TS = re.compile(r"\d{1,12}\.\d{1,9}")
+_TS = re.compile(r"[0-9]{1,12}\.[0-9]{1,9}")
 # Conversation ids: C (public), G (private, older), D (direct message).
 _CHANNEL = re.compile(r"[CGD][0-9A-Z]{2,30}")
 _USER = re.compile(r"[UWB][0-9A-Z]{2,30}")

@@ -5,6 +5,7 @@ nothing of it is stored. Through real HTTP, on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
+import socket
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -47,18 +48,40 @@ def nothing_stored(bridge: Bridge) -> None:
 # Slack
 
 
-def test_an_unsigned_request_with_a_timestamp_that_is_not_a_number_is_401(caretbot: Caretbot):
+@pytest.mark.parametrize("timestamp", ["yesterday", "", "1.5e9", "\u00b2\u00b3"])
+def test_an_unsigned_request_with_a_timestamp_that_is_not_a_number_is_401(
+    caretbot: Caretbot, timestamp: str
+):
     body = json.dumps(slack_message_event(CHANNEL, "U0DANA", "hi", thread_ts="1.2")).encode()
     response = caretbot.http.post(
         "/slack/events",
         content=body,
         headers={
             "Content-Type": "application/json",
-            "X-Slack-Request-Timestamp": "yesterday",
+            "X-Slack-Request-Timestamp": timestamp.encode("latin-1"),
             "X-Slack-Signature": "v0=" + "0" * 64,
         },
     )
     assert response.status_code == 401
+
+
+@pytest.mark.parametrize("length", ["lots", "\u00b2", "-1"])
+def test_a_content_length_that_is_not_a_number_is_400(caretbot: Caretbot, length: str):
+    response = caretbot.http.post(
+        "/twilio/sms",
+        content=b"Body=hi",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 403  # the control: the same request, honest length
+    with socket.create_connection(("127.0.0.1", caretbot.port)) as sock:
+        sock.sendall(
+            b"POST /twilio/sms HTTP/1.1\r\nHost: x\r\nContent-Type: "
+            b"application/x-www-form-urlencoded\r\nContent-Length: "
+            + length.encode("latin-1")
+            + b"\r\nConnection: close\r\n\r\nBody=hi"
+        )
+        answer = sock.recv(4096).decode("latin-1")
+    assert answer.split()[1] in ("400", "413"), answer
 
 
 @pytest.mark.parametrize(
