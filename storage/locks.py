@@ -96,3 +96,21 @@ class SchedulerLease:
                 .values(holder=self.holder, expires_at=now + LEASE)
             )
             return True
+
+
+def scheduler_running(db: Database, name: str = "scheduler") -> bool:
+    """Whether some process holds the scheduler lock now (a `caretbot serve` runs)."""
+    with db.read() as session:
+        if db.is_sqlite:
+            row = session.execute(
+                sa.select(_locks.c.expires_at).where(_locks.c.name == name)
+            ).first()
+            return row is not None and row.expires_at > utcnow()
+        held = session.execute(
+            sa.text(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND ((classid::bigint << 32) | objid::bigint) = :key"
+            ),
+            {"key": ADVISORY_KEY},
+        ).scalar()
+        return bool(held)

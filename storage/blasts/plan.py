@@ -1,0 +1,223 @@
+"""Who a blast texts and what each recipient gets: the plan the preview shows and the
+start stores.
+
+For every candidate on the list (a static list's members, or a dynamic list's filter
+evaluated now) the plan says either why they are skipped (opted out, no opt-in, no
+valid mobile number, an empty template field without fallback) or the exact text they
+get: fields filled in, links rewritten to `PUBLIC_URL/l/CODE`, and the opt-out line if
+caretbot never texted them before. Segments are counted on that text
+(grammar/segments.py).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+import phonenumbers
+import sqlalchemy as sa
+from sqlmodel import Session
+
+from grammar.quiet_hours import QuietHours, candidate_timezone
+from grammar.segments import measure
+from grammar.template import MissingField, Template
+from storage.lists import ListError, list_query
+from storage.lists_models import APPLIES, APPLY_FIELDS, CANDIDATES
+from storage.models import Conversation, Message
+
+__all__ = ["BlastRules", "Planned", "Plan", "plan_recipients", "LINK"]
+
+# http(s) links as people type them; a trailing full stop or bracket is not part of it.
+LINK = re.compile(r"https?://[^\s<>\"']+[^\s<>\"'.,;:!?)\]]")
+CODE_LENGTH = 8  # secrets.token_urlsafe(6): 48 random bits, 8 characters
+_MOBILE_TYPES = {
+    phonenumbers.PhoneNumberType.MOBILE,
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    phonenumbers.PhoneNumberType.PERSONAL_NUMBER,
+    phonenumbers.PhoneNumberType.VOIP,
+}
+_CANDIDATE_FIELDS = (
+    "phone",
+    "first_name",
+    "middle_name",
+    "last_name",
+    "email",
+    "street",
+    "city",
+    "state",
+    "country",
+    "postal_code",
+    "external_contact_id",
+)
+_messages = Message.__table__  # type: ignore[attr-defined]
+_conversations = Conversation.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class BlastRules:
+    """The settings a blast follows (from bot.settings, passed in)."""
+
+    opt_out_line: str
+    public_url: str | None
+    track_links: bool
+    default_timezone: str
+    quiet_hours: QuietHours
+    price_per_segment: float
+    segments_per_second: float
+
+
+@dataclass
+class Planned:
+    """One recipient of the plan: skipped with a reason, or the text they get."""
+
+    candidate_id: int
+    phone: str
+    skip_reason: str | None
+    body: str | None = None
+    segments: int = 0
+    encoding: str | None = None
+    timezone: str | None = None
+    links: list[tuple[str, str]] = field(default_factory=list)  # (code, url)
+    ucs2_chars: tuple[tuple[str, int], ...] = ()
+
+
+@dataclass
+class Plan:
+    """The recipients, in candidate id order."""
+
+    recipients: list[Planned]
+
+    @property
+    def eligible(self) -> list[Planned]:
+        return [r for r in self.recipients if r.skip_reason is None]
+
+
+def new_code() -> str:
+    """A short, unguessable link code."""
+    return secrets.token_urlsafe(6)
+
+
+def _mobile(phone: str) -> bool:
+    try:
+        number = phonenumbers.parse(phone, None)
+    except phonenumbers.NumberParseException:
+        return False
+    return phonenumbers.is_valid_number(number) and (
+        phonenumbers.number_type(number) in _MOBILE_TYPES
+    )
+
+
+def rewrite_links(
+    text: str, public_url: str | None, make_code: Any = new_code
+) -> tuple[str, list[tuple[str, str]]]:
+    """Every http(s) link replaced by `public_url/l/CODE`; the (code, url) pairs."""
+    if not public_url:
+        return text, []
+    links: list[tuple[str, str]] = []
+
+    def swap(match: re.Match[str]) -> str:
+        code = make_code()
+        links.append((code, match.group(0)))
+        return f"{public_url}/l/{code}"
+
+    return LINK.sub(swap, text), links
+
+
+def _rows(session: Session, list_name: str, now: datetime) -> Iterator[Any]:
+    try:
+        ids = list_query(session=session, name=list_name, now=now).order_by(None).subquery()
+    except ListError:
+        raise
+    texted = (
+        sa.select(_conversations.c.candidate_id)
+        .join(_messages, _messages.c.conversation_id == _conversations.c.id)
+        .where(
+            _messages.c.direction == "outbound",
+            _messages.c.status.notin_(("blocked", "failed", "pending")),
+        )
+        .distinct()
+        .subquery()
+    )
+    query = (
+        sa.select(
+            CANDIDATES.c.id,
+            CANDIDATES.c.opt_in,
+            CANDIDATES.c.opted_out,
+            *(CANDIDATES.c[name] for name in _CANDIDATE_FIELDS),
+            *(APPLIES.c[name].label(f"apply_{name}") for name in (*APPLY_FIELDS, "status")),
+            (texted.c.candidate_id.is_not(None)).label("texted_before"),
+        )
+        .select_from(CANDIDATES)
+        .outerjoin(APPLIES, sa.and_(APPLIES.c.candidate_id == CANDIDATES.c.id, APPLIES.c.is_active))
+        .outerjoin(texted, texted.c.candidate_id == CANDIDATES.c.id)
+        .where(CANDIDATES.c.id.in_(sa.select(ids.c[0])))
+        .order_by(CANDIDATES.c.id)
+    )
+    yield from session.connection().execution_options(yield_per=2000).execute(query)
+
+
+def plan_recipients(
+    *,
+    session: Session,
+    list_name: str,
+    template: Template,
+    rules: BlastRules,
+    now: datetime,
+    make_code: Any = new_code,
+) -> Plan:
+    """Evaluate the list now and work out every recipient's text or skip reason.
+
+    Raises storage.lists.ListError for a list that is not there (or whose filter no
+    longer reads). `make_code` makes link codes (the preview passes a stand-in of the
+    same length, so segments match without storing anything).
+    """
+    planned: list[Planned] = []
+    seen: set[str] = set()
+    for row in _rows(session, list_name, now):
+        values: dict[str, str | None] = {name: row._mapping[name] for name in _CANDIDATE_FIELDS}
+        for name in (*APPLY_FIELDS, "status"):
+            values[name] = row._mapping[f"apply_{name}"]
+        phone = row.phone
+        reason: str | None = None
+        if phone in seen:
+            reason = "duplicate_phone"
+        elif row.opted_out:
+            reason = "opted_out"
+        elif not row.opt_in:
+            reason = "no_opt_in"
+        elif not _mobile(phone):
+            reason = "invalid_phone"
+        body = None
+        if reason is None:
+            try:
+                body = template.render(values)
+            except MissingField as missing:
+                reason = f"empty_field:{missing.name}"
+        if reason is not None or body is None:
+            planned.append(Planned(row.id, phone, reason))
+            continue
+        seen.add(phone)
+        links: list[tuple[str, str]] = []
+        if rules.track_links:
+            body, links = rewrite_links(body, rules.public_url, make_code)
+        if not row.texted_before and rules.opt_out_line:
+            body = f"{body}\n{rules.opt_out_line}"
+        counted = measure(body)
+        planned.append(
+            Planned(
+                candidate_id=row.id,
+                phone=phone,
+                skip_reason=None,
+                body=body,
+                segments=counted.segments,
+                encoding=counted.encoding,
+                timezone=candidate_timezone(phone, row.state, rules.default_timezone),
+                links=links,
+                ucs2_chars=counted.ucs2_chars,
+            )
+        )
+    return Plan(planned)
