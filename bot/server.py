@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from bot.delivery.clients import slack_client
 from bot.delivery.workers import Workers, make_workers
+from bot.links import link_endpoint
 from bot.settings import Settings
 from bot.slack.app import build_slack_app
 from bot.sms.webhooks import TwilioWebhooks
@@ -84,6 +85,7 @@ def create_app(settings: Settings, db: Database) -> Starlette:
         Route("/twilio/sms", twilio.sms, methods=["POST"]),
         Route("/twilio/status", twilio.status, methods=["POST"]),
         Route("/healthz", healthz, methods=["GET"]),
+        Route("/l/{code}", link_endpoint(db), methods=["GET"]),
     ]
     if not settings.socket_mode:
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))

@@ -14,10 +14,12 @@ from typing import Any, Protocol
 
 import structlog
 
+from bot.delivery.blast_rules import blast_rules
 from bot.delivery.clients import slack_client, twilio_client
 from bot.delivery.dispatcher import Dispatcher
 from bot.logs import configure_logging
 from bot.settings import Settings
+from scheduler import blasts as scheduled_blasts
 from scheduler.runner import Scheduler
 from storage.db import Database
 
@@ -51,6 +53,13 @@ def run_workers(settings: Settings, db: Database, wake: Wake) -> tuple[Dispatche
         wake=wake,
     )
     dispatcher.start()
+    scheduled_blasts.configure(
+        config=scheduled_blasts.BlastConfig(
+            rules=blast_rules(settings),
+            team_number=settings.TWILIO_FROM_NUMBER or "",
+            channel=settings.SLACK_CHANNEL_ID,
+        )
+    )
     scheduler = Scheduler(db=db)
     scheduler.start()
     return dispatcher, scheduler

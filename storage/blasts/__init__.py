@@ -40,6 +40,7 @@ from storage.blasts.sending import (
     send_view,
     sending_blasts,
     set_aside,
+    set_slack_ts,
     start_blast,
 )
 
@@ -81,5 +82,6 @@ __all__ = [
     "send_view",
     "sending_blasts",
     "set_aside",
+    "set_slack_ts",
     "start_blast",
 ]

@@ -157,7 +157,7 @@ def _rows(session: Session, list_name: str, now: datetime) -> Iterator[Any]:
         .where(CANDIDATES.c.id.in_(sa.select(ids.c[0])))
         .order_by(CANDIDATES.c.id)
     )
-    yield from session.connection().execution_options(yield_per=2000).execute(query)
+    yield from session.connection().execute(query.execution_options(yield_per=2000))
 
 
 def plan_recipients(

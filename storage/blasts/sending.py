@@ -476,7 +476,16 @@ def record_delivery(
         .where(BLASTS.c.id == row.blast_id, BLASTS.c.status == "sending")
         .values(status="paused", pause_reason=reason, updated_at=utcnow())
     ).rowcount
-    return row.blast_id, reason if paused else ""
+    if not paused:
+        return row.blast_id, ""
+    blast = get_blast(session=session, blast_id=row.blast_id)
+    if blast.slack_channel:
+        notice = f'Blast "{blast.name}" is paused: {reason}.'
+        enqueue_slack(
+            session=session, blast_id=blast.id, channel=blast.slack_channel, notice=notice
+        )
+        enqueue_slack(session=session, blast_id=blast.id, channel=blast.slack_channel)
+    return row.blast_id, reason
 
 
 def record_replies(
@@ -567,3 +576,12 @@ def blast_name_for(*, session: Session, candidate_id: int) -> str | None:
         .first()
     )
     return None if row is None else str(row.name)
+
+
+def set_slack_ts(*, session: Session, blast_id: int, channel: str, ts: str) -> None:
+    """Remember the blast's progress message in Slack."""
+    session.connection().execute(
+        BLASTS.update()
+        .where(BLASTS.c.id == blast_id)
+        .values(slack_channel=channel, slack_ts=ts, updated_at=utcnow())
+    )
