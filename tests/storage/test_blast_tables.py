@@ -43,19 +43,20 @@ def test_one_text_per_phone_per_blast(database: Database):
         listed = CandidateList(name="Night nurses", name_key="night nurses")
         session.add_all([candidate, listed])
         session.flush()
+        assert listed.id is not None and candidate.id is not None
         blast = Blast(name="Nights", list_id=listed.id, message="Hi {first_name|there}")
         session.add(blast)
         session.flush()
+        assert blast.id is not None
         session.add(
             BlastRecipient(blast_id=blast.id, candidate_id=candidate.id, phone=candidate.phone)
         )
-    with pytest.raises(sa.exc.IntegrityError):
-        with database.write() as session:
-            session.add(
-                BlastRecipient(
-                    blast_id=blast.id,
-                    candidate_id=candidate.id,
-                    phone=candidate.phone,
-                    sent_at=datetime(2026, 12, 3, tzinfo=UTC),
-                )
+    with pytest.raises(sa.exc.IntegrityError), database.write() as session:
+        session.add(
+            BlastRecipient(
+                blast_id=blast.id,
+                candidate_id=candidate.id,
+                phone=candidate.phone,
+                sent_at=datetime(2026, 12, 3, tzinfo=UTC),
             )
+        )

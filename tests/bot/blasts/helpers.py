@@ -22,11 +22,12 @@ from storage.models import Candidate
 def seed(db: Database, people: Sequence[dict[str, Any]], list_name: str = "Night nurses") -> None:
     """Candidates (phone, first_name, opt_in ...) on a static list."""
     with db.write() as session:
-        ids = []
+        ids: list[int] = []
         for person in people:
             candidate = Candidate(**{"opt_in": True, **person})
             session.add(candidate)
             session.flush()
+            assert candidate.id is not None
             ids.append(candidate.id)
         info = ensure_static_list(session=session, name=list_name)
         add_members(session=session, list_id=info.id, candidate_ids=ids)
@@ -52,9 +53,8 @@ def report(monkeypatch: pytest.MonkeyPatch, database_url: str, name: str) -> dic
 
 def recipients(db: Database) -> list[BlastRecipient]:
     with db.read() as session:
-        return list(
-            session.execute(sa.select(BlastRecipient).order_by(BlastRecipient.id)).scalars()
-        )
+        query = sa.select(BlastRecipient).order_by(BlastRecipient.id)  # type: ignore[arg-type]
+        return list(session.execute(query).scalars())
 
 
 def quiet_hours_away_from_now() -> str:

@@ -108,11 +108,13 @@ def test_a_blast_texts_the_list_and_counts_what_the_candidates_do(
     assert bridge.text_in("STOP", from_=BEN).status_code == 200
 
     final = twilio.wait_for(
-        lambda: got
-        if (got := report(monkeypatch, url, "Nights"))["status"] == "done"
-        and got["delivered"] == 2
-        and got["opted_out"] == 1
-        else None,
+        lambda: (
+            got
+            if (got := report(monkeypatch, url, "Nights"))["status"] == "done"
+            and got["delivered"] == 2
+            and got["opted_out"] == 1
+            else None
+        ),
         timeout=10,
     )
     assert final == {
