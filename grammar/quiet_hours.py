@@ -12,8 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-import phonenumbers
-from phonenumbers import timezone as phone_timezones
+from phonenumbers.tzdata import TIMEZONE_DATA, TIMEZONE_LONGEST_PREFIX
 
 __all__ = ["QuietHours", "candidate_timezone", "parse_quiet_hours"]
 
@@ -128,13 +127,26 @@ def parse_quiet_hours(text: str) -> QuietHours:
     return QuietHours(start, end)
 
 
+def zones_for_phone(phone: str) -> tuple[str, ...]:
+    """The time zones libphonenumber gives an E.164 number (its longest known prefix).
+
+    The same data `phonenumbers.timezone.time_zones_for_number` reads, looked up
+    directly: parsing each number costs about a millisecond, too slow for a preview of
+    ten thousand recipients.
+    """
+    digits = phone.lstrip("+")
+    if not digits.isdigit():
+        return ()
+    for length in range(min(len(digits), TIMEZONE_LONGEST_PREFIX), 0, -1):
+        found = TIMEZONE_DATA.get(digits[:length])
+        if found is not None:
+            return tuple(zone for zone in found if zone != "Etc/Unknown")
+    return ()
+
+
 def candidate_timezone(phone: str, state: str | None, default: str) -> str:
     """The IANA zone to read a candidate's quiet hours in (see the module docstring)."""
-    try:
-        number = phonenumbers.parse(phone, None)
-        zones = [z for z in phone_timezones.time_zones_for_number(number) if z != "Etc/Unknown"]
-    except phonenumbers.NumberParseException:
-        zones = []
+    zones = zones_for_phone(phone)
     if len(zones) == 1:
         return zones[0]
     key = (state or "").strip()

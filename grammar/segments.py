@@ -11,6 +11,7 @@ a Segment?" and the Messaging encoding guide), with Smart Encoding off.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 _GSM7_BASIC = set(
@@ -52,18 +53,25 @@ def _parts(widths: list[int], single: int, per_part: int) -> int:
     return parts
 
 
+_NOT_GSM7 = re.compile("[^" + re.escape("".join(sorted(_GSM7_BASIC | _GSM7_EXTENDED))) + "]")
+_GSM7_EXT = re.compile("[" + re.escape("".join(sorted(_GSM7_EXTENDED))) + "]")
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
 def measure(body: str) -> SegmentCount:
     """Segments, encoding and the characters that force UCS-2, for `body` as sent."""
-    forcing = tuple(
-        (char, index)
-        for index, char in enumerate(body)
-        if char not in _GSM7_BASIC and char not in _GSM7_EXTENDED
-    )
+    forcing = tuple((m.group(), m.start()) for m in _NOT_GSM7.finditer(body))
     if not forcing:
+        units = len(body) + len(_GSM7_EXT.findall(body))
+        if units <= 160:
+            return SegmentCount(1 if units else 0, GSM7, units)
         widths = [2 if c in _GSM7_EXTENDED else 1 for c in body]
-        return SegmentCount(_parts(widths, 160, 153), GSM7, sum(widths))
+        return SegmentCount(_parts(widths, 160, 153), GSM7, units)
+    units = len(body) + len(_ASTRAL.findall(body))
+    if units <= 70:
+        return SegmentCount(1, UCS2, units, forcing)
     widths = [2 if ord(c) > 0xFFFF else 1 for c in body]
-    return SegmentCount(_parts(widths, 70, 67), UCS2, sum(widths), forcing)
+    return SegmentCount(_parts(widths, 70, 67), UCS2, units, forcing)
 
 
 def count_segments(body: str) -> int:
