@@ -77,6 +77,7 @@ def test_the_opt_out_line_goes_only_on_the_first_text_and_links_are_tracked(
         conversation = Conversation(candidate_id=2, team_number="+15005550006", slack_channel="C")
         session.add(conversation)
         session.flush()
+        assert conversation.id is not None
         session.add(
             Message(
                 conversation_id=conversation.id, direction="outbound", body="Hi", status="delivered"
