@@ -19,6 +19,7 @@ import typer
 from bot.cli.imports import open_database
 from bot.delivery.blast_rules import blast_rules
 from bot.settings import Settings, SettingsError, load_settings
+from bot.sms import twilio_errors
 from grammar.errors import CommandError
 from grammar.template import parse_template
 from grammar.when import describe_local, parse_when
@@ -361,7 +362,13 @@ def describe(blast: BlastRow, figures: BlastFigures, zone: str) -> list[str]:
     )
     if figures.failed:
         lines.append(
-            "failed: " + ", ".join(f"{n} (Twilio {code})" for code, n in figures.failed.items())
+            "failed: "
+            + ", ".join(
+                f"{n} (Twilio {code}: {twilio_errors.explain(int(code))})"
+                if code.isdigit()
+                else f"{n} ({code})"
+                for code, n in figures.failed.items()
+            )
         )
     lines.append(
         f"replied {figures.replied}, clicked {figures.clicked}, opted out {figures.opted_out}"
