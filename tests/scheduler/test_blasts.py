@@ -13,7 +13,7 @@ from storage import blasts
 from storage.blast_models import BlastRecipient
 from storage.blasts import BlastRules
 from storage.db import Database
-from storage.models import OutboxEntry
+from storage.models import Message, OutboxEntry
 from tests.bot.blasts.helpers import seed
 
 CHICAGO = "+13125550101"
@@ -108,3 +108,39 @@ def test_a_canceled_blast_queues_nothing_more(database: Database) -> None:
     assert canceled == 1  # Los Angeles, still held
     assert tick(database, config, now=datetime(2026, 12, 4, 16, 0, tzinfo=UTC))["queued"] == 0
     assert _states(database)[LOS_ANGELES][0] == "canceled"
+
+
+def test_the_nudge_goes_once_to_those_who_stayed_silent(database: Database) -> None:
+    seed(database, [{"phone": CHICAGO, "first_name": "Zoë"}, {"phone": "+13125550109"}])
+    with database.write() as session:
+        blasts.create_blast(
+            session=session, name="Nights", list_name="Night nurses", message="Hi",
+            send_at=T0, timezone="America/Chicago", nudge_after_seconds=2 * 86400,
+            nudge_message="Still interested, {first_name|there}?",
+        )  # fmt: skip
+    config = _config()
+    tick(database, config, now=T0)
+    with database.write() as session:
+        for recipient_id in (1, 2):
+            view = blasts.send_view(session=session, recipient_id=recipient_id)
+            assert view is not None
+            blasts.record_sent(
+                session=session, view=view, sid=f"SM{recipient_id}", status="sent",
+                segments=1, now=T0,
+            )  # fmt: skip
+        blasts.record_replies(session=session, phones=[CHICAGO], now=T0, window_days=7)
+    assert tick(database, config, now=datetime(2026, 12, 6, 14, 29, tzinfo=UTC))["nudged"] == 0
+    later = datetime(2026, 12, 6, 14, 31, tzinfo=UTC)
+    assert tick(database, config, now=later)["nudged"] == 1
+    assert tick(database, config, now=later)["nudged"] == 0  # once
+    with database.read() as session:
+        messages = Message.__table__  # type: ignore[attr-defined]
+        entries = OutboxEntry.__table__  # type: ignore[attr-defined]
+        bodies = session.execute(
+            sa.select(messages.c.body).where(messages.c.direction == "outbound")
+        ).scalars()
+        assert "Still interested, there?" in list(bodies)
+        sends = session.execute(
+            sa.select(entries.c.kind).where(entries.c.kind == "twilio.send")
+        ).all()
+    assert len(sends) == 1
