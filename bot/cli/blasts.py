@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
+from bot.blast_report import describe, local_time
 from bot.cli.imports import open_database
 from bot.delivery.blast_rules import blast_rules
 from bot.settings import Settings, SettingsError, load_settings
-from bot.sms import twilio_errors
 from grammar.errors import CommandError
 from grammar.template import parse_template
-from grammar.when import describe_local, parse_when
+from grammar.when import parse_when
 from storage import blasts
 from storage.blasts import BlastError, BlastFigures, BlastRow
 from storage.db import Database
@@ -144,10 +144,6 @@ def _find(db: Database, name: str) -> BlastRow:
     return blast
 
 
-def _local(moment: datetime | None, zone: str) -> str:
-    return describe_local(moment, zone) if moment else ""
-
-
 def blasts_command(ctx: typer.Context) -> None:
     """Every blast: name, list, status, when, and its counts."""
     if ctx.invoked_subcommand is not None:
@@ -168,7 +164,7 @@ def blasts_command(ctx: typer.Context) -> None:
                         blast.name,
                         blast.list_name,
                         blast.status,
-                        _local(when, zone),
+                        local_time(when, zone),
                         figures.recipients,
                         figures.sent,
                         figures.replied,
@@ -223,7 +219,9 @@ def create_command(
             )
             # Checked inside the transaction: a refusal here stores nothing.
             figures = _size_in(session, settings, blast)
-        said = f"scheduled for {_local(send_at, zone)}" if send_at else "a draft: `send` starts it"
+        said = (
+            f"scheduled for {local_time(send_at, zone)}" if send_at else "a draft: `send` starts it"
+        )
         typer.echo(
             f'blast "{blast.name}" created, {said}: {figures.recipients} on the list, '
             f"{figures.segments} segments ({figures.encoding}), about "
@@ -341,53 +339,6 @@ def report_command(
     _describe(blast, figures, settings)
 
 
-def describe(blast: BlastRow, figures: BlastFigures, zone: str) -> list[str]:
-    """The report (or preview) for a person, line by line (also used in Slack)."""
-    lines = [f'Blast "{figures.name}" to list "{blast.list_name}": {figures.status}']
-    if blast.pause_reason and figures.status == "paused":
-        lines.append(f"Paused: {blast.pause_reason}")
-    when = blast.started_at or blast.send_at
-    if when:
-        lines.append(f"{'Started' if blast.started_at else 'Sends'} {_local(when, zone)}")
-    skipped = ", ".join(
-        f"{count} {why.replace('_', ' ')}" for why, count in figures.skipped.items()
-    )
-    lines.append(
-        f"{figures.recipients} recipients; skipped {sum(figures.skipped.values())}"
-        + (f" ({skipped})" if skipped else "")
-    )
-    lines.append(
-        f"held for quiet hours {figures.held}, pending {figures.pending}, sent {figures.sent}, "
-        f"delivered {figures.delivered}"
-    )
-    if figures.failed:
-        lines.append(
-            "failed: "
-            + ", ".join(
-                f"{n} (Twilio {code}: {twilio_errors.explain(int(code))})"
-                if code.isdigit()
-                else f"{n} ({code})"
-                for code, n in figures.failed.items()
-            )
-        )
-    lines.append(
-        f"replied {figures.replied}, clicked {figures.clicked}, opted out {figures.opted_out}"
-    )
-    lines.append(
-        f"{figures.segments} segments, {figures.encoding}, estimated cost {figures.cost:.2f}"
-    )
-    if figures.ucs2_chars:
-        chars = ", ".join(f"{char!r} at {pos}" for char, pos in figures.ucs2_chars)
-        lines.append(f"UCS-2 (70 characters a segment, not 160) because of: {chars}")
-    if figures.duration_seconds:
-        lines.append(f"about {timedelta(seconds=round(figures.duration_seconds))} to send")
-    lines.extend(f"warning: {warning}" for warning in figures.warnings)
-    if figures.sample:
-        lines.append("sample:")
-        lines.extend(f"  {line}" for line in figures.sample.splitlines())
-    return lines
-
-
 def _describe(blast: BlastRow, figures: BlastFigures, settings: Settings) -> None:
     for line in describe(blast, figures, blast.timezone or settings.DEFAULT_TIMEZONE):
         typer.echo(line)
@@ -403,7 +354,7 @@ def send_command(name: Annotated[str, typer.Argument(help="The blast.")]) -> Non
         if blast.status == "scheduled" and blast.send_at and blast.send_at > now:
             zone = blast.timezone or settings.DEFAULT_TIMEZONE
             typer.echo(
-                f'blast "{blast.name}" is confirmed for {_local(blast.send_at, zone)}'
+                f'blast "{blast.name}" is confirmed for {local_time(blast.send_at, zone)}'
                 + _server_note(db)
             )
             return

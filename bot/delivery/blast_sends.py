@@ -249,7 +249,7 @@ def _refused(
 
 def post_blast_message(dispatcher: Dispatcher, work: Work) -> Outcome:
     """Post or update the blast's message in SLACK_CHANNEL_ID, or post a notice."""
-    from bot.cli.blasts import describe
+    from bot.blast_report import describe
     from bot.delivery.blast_rules import blast_rules
     from bot.delivery.dispatcher import DONE, Outcome
 
