@@ -9,12 +9,17 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
+from bot.delivery.blast_rules import blast_rules
+from bot.delivery.clients import twilio_client
+from storage import blasts
 from storage.db import Database
+from storage.models import utcnow
 from tests.bot.blasts.helpers import cli, quiet_hours_away_from_now, recipients, seed
 from tests.bot.harness import (
     ACCOUNT_SID,
@@ -22,6 +27,7 @@ from tests.bot.harness import (
     CHANNEL,
     SIGNING_SECRET,
     TEAM_NUMBER,
+    Caretbot,
     free_socket,
 )
 from tests.conftest import BACKENDS, fresh_database_url
@@ -111,3 +117,36 @@ def test_kill_9_mid_blast_then_restart_texts_everyone_once(
     sids = {r.message_sid for r in recipients(db)}
     assert len(sids) == len(PHONES) and None not in sids
     db.dispose()
+
+
+def test_a_text_whose_fate_is_unknown_is_looked_up_at_twilio_not_sent_again(
+    make_caretbot: Callable[..., Caretbot], twilio: FakeTwilio
+) -> None:
+    """The crash window: Twilio took the text, the SID was never recorded. On restart
+    the sender finds the message at Twilio and records it instead of texting again."""
+    bot = make_caretbot(start=False, overrides={"QUIET_HOURS": quiet_hours_away_from_now()})
+    seed(bot.db, [{"phone": PHONES[0], "first_name": "Zoë"}])
+    now = utcnow()
+    with bot.db.write() as session:
+        blast = blasts.create_blast(
+            session=session, name="Nights", list_name="Night nurses", message="Hi {first_name}",
+            send_at=now, timezone=None,
+        )  # fmt: skip
+        blasts.start_blast(
+            session=session, blast_id=blast.id, rules=blast_rules(bot.settings), now=now,
+            team_number=TEAM_NUMBER, channel=CHANNEL,
+        )  # fmt: skip
+        blasts.queue_due(
+            session=session, blast_id=blast.id, now=now,
+            quiet=blast_rules(bot.settings).quiet_hours, window=10, channel=CHANNEL,
+        )  # fmt: skip
+        view = blasts.send_view(session=session, recipient_id=1)
+        assert view is not None
+        blasts.mark_sending(session=session, view=view)
+    accepted = twilio_client(bot.settings).messages.create(
+        to=view.phone, from_=TEAM_NUMBER, body=view.body
+    )
+    bot.start()
+    twilio.wait_for(lambda: recipients(bot.db)[0].state == "sent" or None, timeout=10)
+    assert len(twilio.calls("create")) == 1
+    assert recipients(bot.db)[0].message_sid == accepted.sid
