@@ -290,7 +290,8 @@ def edit_command(
         with db.write() as session:
             edited = blasts.edit_blast(session=session, blast_id=blast.id, **changes)
             _size_in(session, settings, edited)
-        typer.echo(f'blast "{edited.name}" changed: {edited.status}')
+        note = _server_note(db) if edited.status == "scheduled" else ""
+        typer.echo(f'blast "{edited.name}" changed: {edited.status}' + note)
     except (Refused, BlastError) as error:
         raise _refuse(error if isinstance(error, Refused) else Refused(str(error))) from None
     finally:

@@ -13,6 +13,7 @@ MessageSid is recorded in the transaction that marks the work done.
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +27,7 @@ from twilio.base.exceptions import TwilioRestException
 
 from bot.delivery.pacing import TokenBucket
 from bot.sms import twilio_errors
-from grammar.quiet_hours import parse_quiet_hours
+from grammar.quiet_hours import QuietHours, parse_quiet_hours
 from storage import blasts, messages, outbox
 from storage.blasts import BLAST_SEND, BLAST_SLACK
 from storage.models import utcnow
@@ -124,32 +125,26 @@ def send_blast_text(dispatcher: Dispatcher, work: Work) -> Outcome:
 
     db = dispatcher.db
     recipient_id = work.payload["recipient_id"]
-    with db.read() as session:
+    # One transaction reads the recipient and claims it (state `sending`) before the
+    # text goes to Twilio, or sets it aside (canceled, paused, opted out, quiet hours).
+    aside: dict[str, Any] | None = None
+    with db.write() as session:
         view = blasts.send_view(session=session, recipient_id=recipient_id)
-    if view is None:
-        return Outcome("failed", error="blast recipient not found")
-    if view.state not in ("queued", "sending"):
-        return DONE  # done before a crash, or canceled
-    now = utcnow()
-    if view.state == "queued":
-        aside: dict[str, Any] | None = None
-        if view.blast_status == "canceled":
-            aside = {"state": "canceled"}
-        elif view.blast_status == "paused":
-            aside = {"state": "pending"}
-        elif view.opted_out:
-            aside = {"state": "skipped", "skip_reason": "opted_out"}
-        else:
-            quiet = parse_quiet_hours(dispatcher.settings.QUIET_HOURS)
-            opens = quiet.opens_at(now, view.timezone or dispatcher.settings.DEFAULT_TIMEZONE)
-            if opens is not None:
-                aside = {"state": "pending", "hold_until": opens}
-        if aside is not None:
-            with db.write() as session:
+        if view is None:
+            return Outcome("failed", error="blast recipient not found")
+        if view.state not in ("queued", "sending"):
+            return DONE  # done before a crash, or canceled
+        claimed_now = view.state == "queued"
+        if claimed_now:
+            aside = _set_aside(dispatcher, view)
+            if aside is not None:
                 blasts.set_aside(session=session, view=view, **aside)
-            log.info("blast.set_aside", recipient=recipient_id, state=aside["state"])
-            return DONE
-    else:
+            else:
+                blasts.mark_sending(session=session, view=view)
+    if aside is not None:
+        log.info("blast.set_aside", recipient=recipient_id, state=aside["state"])
+        return DONE
+    if not claimed_now:
         # Claimed before a crash or a timeout: Twilio may have it already.
         try:
             found = dispatcher._find_sent(
@@ -167,8 +162,6 @@ def send_blast_text(dispatcher: Dispatcher, work: Work) -> Outcome:
                 blasts.set_aside(session=session, view=view, state="canceled")
             return DONE
     take_segments(dispatcher.twilio_pacer.bucket(work.pace_key), max(1, view.segments))
-    with db.write() as session:
-        blasts.mark_sending(session=session, view=view)
     try:
         sent = dispatcher.twilio.messages.create(
             **dispatcher._send_args(view.body, view.phone, view.team_number)
@@ -181,6 +174,26 @@ def send_blast_text(dispatcher: Dispatcher, work: Work) -> Outcome:
         )
     log.info("blast.sent", blast=view.blast_id, recipient=recipient_id, sid=sent.sid)
     return _sent(view, sent)
+
+
+@functools.lru_cache(maxsize=4)
+def _quiet_hours(text: str) -> QuietHours:
+    return parse_quiet_hours(text)
+
+
+def _set_aside(dispatcher: Dispatcher, view: blasts.SendView) -> dict[str, Any] | None:
+    """Why a queued recipient is not texted now (and what becomes of it), or None."""
+    if view.blast_status == "canceled":
+        return {"state": "canceled"}
+    if view.blast_status == "paused":
+        return {"state": "pending"}
+    if view.opted_out:
+        return {"state": "skipped", "skip_reason": "opted_out"}
+    settings = dispatcher.settings
+    opens = _quiet_hours(settings.QUIET_HOURS).opens_at(
+        utcnow(), view.timezone or settings.DEFAULT_TIMEZONE
+    )
+    return None if opens is None else {"state": "pending", "hold_until": opens}
 
 
 def _sent(view: blasts.SendView, sent: Any) -> Outcome:

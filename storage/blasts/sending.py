@@ -277,12 +277,12 @@ def queue_due(
                 ).all()  # fmt: skip
                 for row, (message_id, _) in zip(new_messages, inserted, strict=True):
                     message_ids[row.id] = message_id
-            for row in go:
-                connection.execute(
-                    R.update()
-                    .where(R.c.id == row.id)
-                    .values(state="queued", message_id=message_ids[row.id], updated_at=now)
-                )
+            connection.execute(
+                R.update()
+                .where(R.c.id == sa.bindparam("recipient_id"))
+                .values(state="queued", message_id=sa.bindparam("new_message_id"), updated_at=now),
+                [{"recipient_id": row.id, "new_message_id": message_ids[row.id]} for row in go],
+            )
             outbox.enqueue_many(
                 session=session,
                 rows=[
