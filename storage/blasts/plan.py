@@ -25,7 +25,7 @@ from sqlmodel import Session
 from grammar.filters import Scope
 from grammar.quiet_hours import QuietHours, candidate_timezone
 from grammar.segments import measure
-from grammar.template import MissingField, Template
+from grammar.template import Field, MissingField, Template
 from storage.lists import ListError, list_query
 from storage.lists_models import APPLIES, CANDIDATES
 from storage.models import Conversation, Message
@@ -109,20 +109,60 @@ def _mobile(phone: str) -> bool:
     )
 
 
-def rewrite_links(
-    text: str, public_url: str | None, make_code: Any = new_code
+class _Link:
+    """A link in the template's own text: rewritten per recipient."""
+
+    __slots__ = ("url",)
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+
+Piece = str | Field | _Link
+
+
+def template_pieces(template: Template, track_links: bool) -> list[Piece]:
+    """The template's parts with every http(s) link in its text split out (to rewrite
+    per recipient). Links that come from a candidate's field are not rewritten."""
+    pieces: list[Piece] = []
+    for part in template.parts:
+        if isinstance(part, Field) or not track_links:
+            pieces.append(part)
+            continue
+        at = 0
+        for match in LINK.finditer(part):
+            pieces.extend((part[at : match.start()], _Link(match.group(0))))
+            at = match.end()
+        pieces.append(part[at:])
+    return [piece for piece in pieces if piece != ""]
+
+
+def render(
+    pieces: list[Piece], values: dict[str, Any], public_url: str | None, make_code: Any
 ) -> tuple[str, list[tuple[str, str]]]:
-    """Every http(s) link replaced by `public_url/l/CODE`; the (code, url) pairs."""
-    if not public_url:
-        return text, []
+    """One recipient's text and its (code, url) links; MissingField as Template.render."""
+    out: list[str] = []
     links: list[tuple[str, str]] = []
-
-    def swap(match: re.Match[str]) -> str:
-        code = make_code()
-        links.append((code, match.group(0)))
-        return f"{public_url}/l/{code}"
-
-    return LINK.sub(swap, text), links
+    for piece in pieces:
+        if isinstance(piece, str):
+            out.append(piece)
+        elif isinstance(piece, _Link):
+            if public_url:
+                code = make_code()
+                links.append((code, piece.url))
+                out.append(f"{public_url}/l/{code}")
+            else:
+                out.append(piece.url)
+        else:
+            value = values.get(piece.name)
+            value = value.strip() if isinstance(value, str) else None
+            if value:
+                out.append(value)
+            elif piece.fallback is not None:
+                out.append(piece.fallback)
+            else:
+                raise MissingField(piece.name)
+    return "".join(out), links
 
 
 def _rows(session: Session, list_name: str, now: datetime, fields: dict[str, Any]) -> Iterator[Any]:
@@ -182,6 +222,8 @@ def plan_recipients(
         for field in template.fields
     }
     names = list(fields)
+    pieces = template_pieces(template, rules.track_links)
+    zones: dict[tuple[str, str | None], str] = {}
     first_field = 6  # id, opt_in, opted_out, phone, state, texted_before
     for row in _rows(session, list_name, now, fields):
         values = dict(zip(names, row[first_field:], strict=True))
@@ -196,18 +238,21 @@ def plan_recipients(
         elif not _mobile(phone):
             reason = "invalid_phone"
         body = None
+        links: list[tuple[str, str]] = []
         if reason is None:
             try:
-                body = template.render(values)
+                body, links = render(pieces, values, rules.public_url, make_code)
             except MissingField as missing:
                 reason = f"empty_field:{missing.name}"
         if reason is not None or body is None:
             planned.append(Planned(row.id, phone, reason))
             continue
         seen.add(phone)
-        links: list[tuple[str, str]] = []
-        if rules.track_links:
-            body, links = rewrite_links(body, rules.public_url, make_code)
+        # North American time zones go by area code and exchange: one look-up each.
+        zone_key = (phone[:8] if phone.startswith("+1") else phone, row.state)
+        zone = zones.get(zone_key)
+        if zone is None:
+            zone = zones[zone_key] = candidate_timezone(phone, row.state, rules.default_timezone)
         if not row.texted_before and rules.opt_out_line:
             body = f"{body}\n{rules.opt_out_line}"
         counted = measure(body)
@@ -219,7 +264,7 @@ def plan_recipients(
                 body=body,
                 segments=counted.segments,
                 encoding=counted.encoding,
-                timezone=candidate_timezone(phone, row.state, rules.default_timezone),
+                timezone=zone,
                 links=links,
                 ucs2_chars=counted.ucs2_chars,
             )
