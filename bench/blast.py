@@ -149,6 +149,12 @@ def peak_memory_mb(pid: int) -> float:
     return float("nan")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User and system CPU time the process has used."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def max_in_one_second(accepted: list[tuple[float, str, int]]) -> int:
     """The most segments whose arrivals fit in any window of one second."""
     times = [t for t, _, _ in accepted]
@@ -183,9 +189,7 @@ def sent_states(url: str) -> Counter[str]:
     engine = sa.create_engine(url)
     with engine.connect() as connection:
         rows = connection.execute(
-            sa.select(BLAST_RECIPIENTS.c.state, sa.func.count()).group_by(
-                BLAST_RECIPIENTS.c.state
-            )
+            sa.select(BLAST_RECIPIENTS.c.state, sa.func.count()).group_by(BLAST_RECIPIENTS.c.state)
         ).all()
     engine.dispose()
     return Counter({state: count for state, count in rows})
@@ -274,6 +278,8 @@ def run(args: argparse.Namespace, *, kill: bool) -> dict[str, Any]:
                 break
             time.sleep(0.5)
         figures["peak_memory_mb"] = peak_memory_mb(process.pid)
+        figures["cpu_s"] = cpu_seconds(process.pid)
+        figures["load"] = os.getloadavg()[0]
     finally:
         process.send_signal(signal.SIGTERM)
         process.wait(30)
@@ -316,7 +322,9 @@ def main() -> None:
         f"{whole['ideal_s']:.1f} s: efficiency {whole['efficiency']:.1%}; "
         f"max {whole['max_segments_in_1s']} segments in any second; "
         f"429s {whole['refused_429']}; peak memory {whole['peak_memory_mb']:.0f} MB; "
-        f"doubles {whole['doubles']}, misses {whole['misses']}"
+        f"doubles {whole['doubles']}, misses {whole['misses']}; sending process CPU "
+        f"{whole['cpu_s']:.0f} s ({whole['cpu_s'] / whole['texts'] * 1000:.1f} ms a text); "
+        f"load average {whole['load']:.1f} on {os.cpu_count()} CPUs"
     )
     if not args.skip_kill:
         killed = run(args, kill=True)

@@ -109,6 +109,7 @@ def scheduler_running(db: Database, name: str = "scheduler") -> bool:
         held = session.execute(
             sa.text(
                 "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
                 "AND ((classid::bigint << 32) | objid::bigint) = :key"
             ),
             {"key": ADVISORY_KEY},

@@ -192,3 +192,17 @@ def test_the_preview_warns_past_twilios_ten_hour_queue(database: Database) -> No
         figures = blasts.preview(session=session, blast=blast, rules=slow, now=T0)
     assert figures.segments == 20 * 5  # 600 characters and the opt-out line: 5 parts of 153
     assert any("10 hours" in warning for warning in figures.warnings)
+
+
+def test_scheduler_running_says_whether_a_server_holds_the_lock(database: Database) -> None:
+    """What `caretbot blasts` reads to say "`caretbot serve` will send it"."""
+    from storage.locks import SchedulerLease, scheduler_running
+
+    assert not scheduler_running(database)
+    lease = SchedulerLease(database, "test:1")
+    assert lease.acquire()
+    try:
+        assert scheduler_running(database)
+    finally:
+        lease.release()
+    assert not scheduler_running(database)
