@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import functools
 import time
+import weakref
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -44,7 +45,8 @@ SLACK_KINDS = frozenset({BLAST_SLACK})
 LOW_PRIORITY = frozenset({BLAST_SEND})
 # Threads that send blast texts at once (see deliver_concurrently).
 SENDERS = 4
-_pools: dict[int, ThreadPoolExecutor] = {}
+# One pool per dispatcher, gone with it.
+_pools: weakref.WeakKeyDictionary[Dispatcher, ThreadPoolExecutor] = weakref.WeakKeyDictionary()
 # Twilio errors that mean "this number cannot be texted": a failure with its reason.
 NOT_TEXTABLE = frozenset({21211, 21614})
 
@@ -91,9 +93,9 @@ def deliver_concurrently(dispatcher: Dispatcher, works: Sequence[Work]) -> int:
     them, and each is claimed and recorded on its own as before. Work not started when
     the dispatcher stops is given back.
     """
-    pool = _pools.get(id(dispatcher))
+    pool = _pools.get(dispatcher)
     if pool is None:
-        pool = _pools[id(dispatcher)] = ThreadPoolExecutor(
+        pool = _pools[dispatcher] = ThreadPoolExecutor(
             max_workers=SENDERS, thread_name_prefix="blast-send"
         )
 

@@ -206,3 +206,32 @@ def test_scheduler_running_says_whether_a_server_holds_the_lock(database: Databa
     finally:
         lease.release()
     assert not scheduler_running(database)
+
+
+def test_a_dynamic_list_is_evaluated_when_the_blast_starts_and_recorded(
+    database: Database,
+) -> None:
+    from storage.lists import create_list
+    from storage.models import Candidate
+
+    seed(database, [{"phone": ZOE, "city": "Austin"}, {"phone": BEN, "city": "Dallas"}])
+    with database.write() as session:
+        create_list(session=session, name="Austin", filter_text="city:Austin", dynamic=True)
+        blast = blasts.create_blast(
+            session=session, name="Austin nights", list_name="Austin", message="Hi",
+            send_at=T0, timezone=None,
+        )  # fmt: skip
+        session.add(Candidate(phone=OLD, city="Austin", opt_in=True))  # joins before the start
+        session.flush()
+        blasts.start_blast(
+            session=session, blast_id=blast.id, rules=RULES, now=T0,
+            team_number="+15005550006", channel=None,
+        )  # fmt: skip
+        session.add(Candidate(phone="+13125550111", city="Austin", opt_in=True))  # too late
+    assert set(by_phone(database)) == {ZOE, OLD}
+    with database.read() as session:
+        figures = blasts.report(
+            session=session, blast=blasts.get_blast(session=session, blast_id=blast.id),
+            rules=RULES, now=T0,
+        )  # fmt: skip
+    assert figures.recipients == 2
