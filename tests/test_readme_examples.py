@@ -183,7 +183,9 @@ def settings_examples() -> list[tuple[str, str]]:
     for name in Settings.model_fields:
         meaning = table_row(f"`{name}`").split(" | ")[2]
         for span in re.findall(r"`([^`]+)`", meaning):
-            if span not in Settings.model_fields and not span.startswith(("/", "^", "caretbot", "GET /", "POST /")):
+            if span not in Settings.model_fields and not span.startswith(
+                ("/", "^", "caretbot", "GET /", "POST /")
+            ):
                 found.append((name, span))
     return found
 
