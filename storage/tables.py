@@ -13,6 +13,7 @@ from storage.models import (
     ProcessedSlackEvent,
     SchedulerLock,
 )
+from storage.push.models import PushHistory, PushRule, PushRun, RecruitToken
 
 __all__ = [
     "Apply",
@@ -28,6 +29,10 @@ __all__ = [
     "Message",
     "OutboxEntry",
     "ProcessedSlackEvent",
+    "PushHistory",
+    "PushRule",
+    "PushRun",
+    "RecruitToken",
     "SavedFilter",
     "ScheduledSend",
     "SchedulerLock",

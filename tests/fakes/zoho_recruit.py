@@ -141,6 +141,7 @@ class FakeZohoRecruit(FakeServer):
             self._token_error: str | None = None
             self._item_errors: dict[str, tuple[str, str]] = {}
             self._slow: deque[float] = deque()
+            self._slow_for: dict[str, float] = {}
             self._cut = threading.Event()
             self.stats = Stats()
 
@@ -178,6 +179,20 @@ class FakeZohoRecruit(FakeServer):
         """The next `times` upserts store their records, then wait `seconds` to answer."""
         with self._lock:
             self._slow.extend([seconds] * times)
+
+    def slow_for(self, email: str, seconds: float) -> None:
+        """An upsert carrying this email stores its records, then waits `seconds`."""
+        with self._lock:
+            self._slow_for[email.lower()] = seconds
+
+    def clear_faults(self) -> None:
+        """No more injected faults (records, tokens and calls stay)."""
+        with self._lock:
+            self._faults.clear()
+            self._token_error = None
+            self._item_errors.clear()
+            self._slow.clear()
+            self._slow_for.clear()
 
     def add_record(self, module: str, fields: dict[str, Any]) -> str:
         """A record already in Recruit (an upsert of its email is then an update)."""
@@ -324,6 +339,9 @@ class FakeZohoRecruit(FakeServer):
                 status, payload = self._write(module, request, upsert=parts[1:] == ["upsert"])
                 if status == 200 and self._slow:
                     slow = self._slow.popleft()
+                if status == 200 and self._slow_for:
+                    emails = {str(r.get("Email", "")).lower() for r in request.json()["data"]}
+                    slow = max([slow, *(self._slow_for.pop(e, 0.0) for e in emails)])
             else:
                 status, payload = 400, _error("INVALID_URL_PATTERN", "please check the url")
             self._log(request, module, status, token)
