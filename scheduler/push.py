@@ -449,11 +449,12 @@ _interval_minutes = 60
 def configure(
     db: Database,
     *,
-    make_recruit: Callable[[], Recruit],
+    make_recruit: Callable[[], Recruit] | None,
     channel: str | None,
     interval_minutes: int,
 ) -> None:
-    """Give the job its database, a way to reach Recruit, and where to report."""
+    """Give the job its database, a way to reach Recruit (None: no push job), and the
+    Slack channel for its reports."""
     global _db, _make_recruit, _channel, _interval_minutes
     _db, _make_recruit, _channel, _interval_minutes = db, make_recruit, channel, interval_minutes
 

@@ -17,6 +17,7 @@ import structlog
 from bot.delivery.clients import slack_client, twilio_client
 from bot.delivery.dispatcher import Dispatcher
 from bot.logs import configure_logging
+from bot.recruit.jobs import configure_push
 from bot.settings import Settings
 from scheduler.runner import Scheduler
 from storage.db import Database
@@ -51,6 +52,7 @@ def run_workers(settings: Settings, db: Database, wake: Wake) -> tuple[Dispatche
         wake=wake,
     )
     dispatcher.start()
+    configure_push(settings, db)
     scheduler = Scheduler(db=db)
     scheduler.start()
     return dispatcher, scheduler

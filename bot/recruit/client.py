@@ -416,3 +416,24 @@ def _explain_token_error(error: str) -> str:
         ("ZOHO_REFRESH_TOKEN", "check ZOHO_CLIENT_ID, ZOHO_CLIENT_SECRET and ZOHO_REFRESH_TOKEN"),
     )
     return f"Zoho's token endpoint answered {error!r}: {advice}. Setting to fix: {setting}."
+
+
+def client_for(settings: Any, tokens: TokenStore) -> RecruitClient:
+    """The client the settings describe (bot.settings.Settings); SettingsError naming
+    any Zoho setting that is missing."""
+    from bot.settings import require_push
+
+    require_push(settings)
+    accounts_url, recruit_url = base_urls(
+        settings.ZOHO_DATA_CENTRE, settings.ZOHO_ACCOUNTS_URL, settings.ZOHO_RECRUIT_URL
+    )
+    return RecruitClient(
+        credentials=Credentials(
+            client_id=settings.ZOHO_CLIENT_ID,
+            client_secret=settings.ZOHO_CLIENT_SECRET,
+            refresh_token=settings.ZOHO_REFRESH_TOKEN,
+        ),
+        accounts_url=accounts_url,
+        recruit_url=recruit_url,
+        tokens=tokens,
+    )
