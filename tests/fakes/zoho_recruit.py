@@ -133,6 +133,8 @@ class FakeZohoRecruit(FakeServer):
     def reset(self) -> None:
         """Forget records, tokens, calls and faults."""
         with self._lock:
+            if hasattr(self, "_cut"):
+                self._cut.set()  # a slow answer of the previous test ends now
             self._records: dict[str, dict[str, _Stored]] = {m: {} for m in MODULES}
             self._tokens: dict[str, float] = {}
             self._issued: deque[float] = deque()
