@@ -280,3 +280,48 @@ def test_a_token_error_stops_the_run_naming_the_setting(
     code, out, _ = run("push", "run")
     assert code == 1
     assert "stopped" in out and "ZOHO_CLIENT_ID" in out and "ZOHO_DATA_CENTRE" in out
+
+
+class ReachedUvicorn(Exception):
+    """serve got past its checks."""
+
+
+def test_serve_with_a_push_enabled_needs_the_zoho_settings(
+    db: Database, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    import bot.cli.main
+    from tests.bot.test_settings import good_settings
+
+    def reached(*_args: object, **_kwargs: object) -> None:
+        raise ReachedUvicorn
+
+    monkeypatch.setattr(bot.cli.main, "configure_logging", lambda **_: None)
+    monkeypatch.setattr(uvicorn, "run", reached)
+    env = good_settings(tmp_path) | {"DATABASE_URL": db.url}
+    nurses(db)
+    run("push", "add", "--module", "candidates", "--engagement", "replied", "--list", "Fall nurses")
+
+    # No rule enabled: serve needs no Zoho setting.
+    result = CliRunner().invoke(app, ["serve"], env=env)
+    assert isinstance(result.exception, ReachedUvicorn)
+
+    with db.write() as session:
+        from storage.push.rules import set_enabled
+
+        set_enabled(session=session, rule_id=1, enabled=True)
+    result = CliRunner().invoke(app, ["serve"], env=env)
+    assert result.exit_code == 2
+    assert "a push rule is enabled" in result.stderr
+    assert "ZOHO_CLIENT_ID is not set" in result.stderr and "Self Client" in result.stderr
+
+    zoho = {
+        "ZOHO_CLIENT_ID": CLIENT_ID,
+        "ZOHO_CLIENT_SECRET": CLIENT_SECRET,
+        "ZOHO_REFRESH_TOKEN": REFRESH_TOKEN,
+    }
+    result = CliRunner().invoke(app, ["serve"], env=env | zoho)
+    assert isinstance(result.exception, ReachedUvicorn)
+    bad = CliRunner().invoke(app, ["serve"], env=env | zoho | {"ZOHO_DATA_CENTRE": "mars"})
+    assert bad.exit_code == 2 and "ZOHO_DATA_CENTRE" in bad.stderr
