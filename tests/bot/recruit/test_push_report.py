@@ -66,5 +66,8 @@ def test_the_report_of_a_run_is_posted_in_the_channel(
     # A run that did nothing posts nothing.
     assert CliRunner().invoke(app, ["push", "run"], env=env).exit_code == 0
     with db.read() as session:
-        reports = [e for e in outbox.entries(session=session) if e.kind == "slack.channel"]
-    assert [e.state for e in reports] == ["done"]
+        every = [e.id for e in outbox.entries(session=session) if e.kind == "slack.channel"]
+        done = [
+            e.id for e in outbox.entries(session=session, state="done") if e.kind == "slack.channel"
+        ]
+    assert len(every) == 1 and every == done
