@@ -16,6 +16,7 @@ candidate, the active apply and the rule's history.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -37,7 +38,6 @@ __all__ = [
     "Ignored",
     "Plan",
     "Planned",
-    "came_from_recruit",
     "plan_rule",
 ]
 
@@ -59,22 +59,10 @@ def missing(names: list[str]) -> str:
     return "missing " + ", ".join(names)
 
 
-# Recruit's record ids (846336000000600001) and its Candidate_ID / Contact_ID values
-# (ZR_12_CAND, ZR_3_CONT): an external_contact_id shaped so came from Recruit.
+# Came from Recruit: an apply synced from the ATS (origin "ats") or whose source says
+# Recruit (checked in SQL), or an external_contact_id shaped like Recruit's record ids
+# (846336000000600001) or its Candidate_ID / Contact_ID values (ZR_12_CAND, ZR_3_CONT).
 _RECRUIT_ID = re.compile(r"^(\d{15,19}|ZR_\d+_[A-Z]+)$", re.IGNORECASE)
-_RECRUIT_SOURCE = re.compile(r"\brecruit\b", re.IGNORECASE)
-
-
-def came_from_recruit(
-    external_contact_id: str | None, sources: list[str | None], origins: list[str]
-) -> bool:
-    """Whether a candidate came into caretbot from Recruit: an apply synced from the ATS
-    (origin "ats") or whose source says Recruit, or a Recruit id as external_contact_id."""
-    if external_contact_id and _RECRUIT_ID.match(external_contact_id.strip()):
-        return True
-    if any(origin == "ats" for origin in origins):
-        return True
-    return any(source and _RECRUIT_SOURCE.search(source) for source in sources)
 
 
 @dataclass(frozen=True)
@@ -164,17 +152,23 @@ def plan_rule(*, session: Session, rule: RuleView, now: datetime) -> Plan:
         )
         .exists()
     )
+    reader = _Reader(rule)
+    columns: dict[str, Any] = {
+        "candidate_id": engaged.c.candidate_id,
+        "engaged_at": engaged.c.engaged_at,
+        "pushed_before": handled.c.pushed_before,
+        "opted_out": candidates.c.opted_out,
+        "origin_ats": origin_ats,
+    }
+    for name in reader.fields:
+        if name in CANDIDATE_FIELDS:
+            columns[name] = candidates.c[name]
+        elif name == "custom_fields":
+            columns[name] = candidates.c.custom_fields
+        else:
+            columns[name] = active.c[name]
     query = (
-        sa.select(
-            engaged.c.candidate_id,
-            engaged.c.engaged_at,
-            handled.c.pushed_before,
-            candidates.c.opted_out,
-            candidates.c.custom_fields,
-            *(candidates.c[name] for name in CANDIDATE_FIELDS),
-            *(active.c[name].label(f"apply_{name}") for name in (*APPLY_FIELDS, "status")),
-            origin_ats.label("origin_ats"),
-        )
+        sa.select(*(column.label(name) for name, column in columns.items()))
         .select_from(
             engaged.join(candidates, candidates.c.id == engaged.c.candidate_id)
             .outerjoin(handled, handled.c.candidate_id == engaged.c.candidate_id)
@@ -186,25 +180,26 @@ def plan_rule(*, session: Session, rule: RuleView, now: datetime) -> Plan:
         .where(sa.or_(handled.c.last_at.is_(None), engaged.c.engaged_at > handled.c.last_at))
         .order_by(engaged.c.candidate_id)
     )
-    rows = list(session.execute(query))
+    reader.locate(list(columns))
     blast_names = _latest_blast_names(session, rule, start, now) if rule.status_field else {}
-    for row in rows:
-        reason = _ignored_reason(rule, row)
+    for row in session.execute(query).all():
+        candidate_id, engaged_at = row[0], row[1]
+        reason = reader.ignored_reason(row)
         if reason is not None:
-            plan.ignored.append(Ignored(row.candidate_id, row.engaged_at, row.phone, reason))
+            plan.ignored.append(Ignored(candidate_id, engaged_at, row[reader.phone], reason))
             continue
-        record = build_record(rule, row)
+        record = reader.record(row)
         if rule.status_field:
             record[rule.status_field] = status_text(
-                rule.engagement, blast_names.get(row.candidate_id, "")
+                rule.engagement, blast_names.get(candidate_id, "")
             )
         plan.pushes.append(
             Planned(
-                candidate_id=row.candidate_id,
-                engaged_at=row.engaged_at,
-                readd=bool(row.pushed_before),
-                email=row.email.strip(),
-                phone=row.phone,
+                candidate_id=candidate_id,
+                engaged_at=engaged_at,
+                readd=bool(row[2]),
+                email=row[reader.email].strip(),
+                phone=row[reader.phone],
                 record=record,
             )
         )
@@ -218,22 +213,8 @@ def status_text(engagement: str, blast_name: str) -> str:
     return f"{verb} SMS blast {blast_name}".strip()
 
 
-def _ignored_reason(rule: RuleView, row: Any) -> str | None:
-    if came_from_recruit(row.external_contact_id, [row.apply_source], []) or row.origin_ats:
-        return CAME_FROM_RECRUIT
-    required = {"first name": row.first_name, "last name": row.last_name, "email": row.email}
-    if rule.module == "Contacts":
-        required["company"] = _custom(row.custom_fields, "company")
-    absent = [name for name, value in required.items() if not _filled(value)]
-    if absent:
-        return missing(absent)
-    if row.opted_out:
-        return OPTED_OUT
-    return None
-
-
 def _filled(value: Any) -> bool:
-    return value is not None and str(value).strip() != ""
+    return value is not None and (not isinstance(value, str) or value.strip() != "")
 
 
 def _custom(custom_fields: Any, name: str) -> Any:
@@ -243,30 +224,78 @@ def _custom(custom_fields: Any, name: str) -> Any:
     return next((v for k, v in custom_fields.items() if str(k).strip().lower() == wanted), None)
 
 
-def field_value(row: Any, caretbot_field: str) -> Any:
-    """A caretbot field's value on a planned row (candidate, active apply, custom)."""
-    if caretbot_field.startswith(CUSTOM_PREFIX):
-        return _custom(row.custom_fields, caretbot_field[len(CUSTOM_PREFIX) :])
-    if caretbot_field == "company":
-        return _custom(row.custom_fields, "company")
-    if caretbot_field in CANDIDATE_FIELDS:
-        return getattr(row, caretbot_field)
-    return getattr(row, f"apply_{caretbot_field}")
+class _Reader:
+    """Reads a rule's planned rows (plain tuples, for speed at 50,000 rows): the
+    columns it needs, why a row is ignored, and the Recruit record it becomes."""
 
+    REQUIRED = (("first name", "first_name"), ("last name", "last_name"), ("email", "email"))
 
-def build_record(rule: RuleView, row: Any) -> dict[str, Any]:
-    """The Recruit record for a row: mapped fields that have a value (a blank never
-    overwrites what Recruit holds); Client_Name as a lookup by name."""
-    record: dict[str, Any] = {}
-    for caretbot_field, recruit_field in rule.field_map.items():
-        value = field_value(row, caretbot_field)
-        if not _filled(value):
-            continue
-        value = value.strip() if isinstance(value, str) else value
-        if recruit_field == "Client_Name":
-            value = {"name": str(value)}
-        record[recruit_field] = value
-    return record
+    def __init__(self, rule: RuleView) -> None:
+        self.rule = rule
+        wanted = ["phone", "first_name", "last_name", "email", "external_contact_id"]
+        self.needs_custom = rule.module == "Contacts" or any(
+            name == "company" or name.startswith(CUSTOM_PREFIX) for name in rule.field_map
+        )
+        for name in rule.field_map:
+            if name in CANDIDATE_FIELDS or name in APPLY_FIELDS or name == "status":
+                wanted.append(name)
+        if self.needs_custom:
+            wanted.append("custom_fields")
+        self.fields = list(dict.fromkeys(wanted))
+
+    def locate(self, columns: list[str]) -> None:
+        at = {name: index for index, name in enumerate(columns)}
+        self.opted_out, self.origin_ats = at["opted_out"], at["origin_ats"]
+        self.phone, self.email = at["phone"], at["email"]
+        self.external_id = at["external_contact_id"]
+        self.custom = at.get("custom_fields")
+        self.required = [(label, at[name]) for label, name in self.REQUIRED]
+        # (column index or a custom field's name, Recruit field)
+        self.getters: list[tuple[int | str, str]] = []
+        for caretbot_field, recruit_field in self.rule.field_map.items():
+            if caretbot_field == "company":
+                self.getters.append(("company", recruit_field))
+            elif caretbot_field.startswith(CUSTOM_PREFIX):
+                self.getters.append((caretbot_field[len(CUSTOM_PREFIX) :], recruit_field))
+            else:
+                self.getters.append((at[caretbot_field], recruit_field))
+
+    def ignored_reason(self, row: Sequence[Any]) -> str | None:
+        external_id = row[self.external_id]
+        if row[self.origin_ats] or (external_id and _RECRUIT_ID.match(external_id.strip())):
+            return CAME_FROM_RECRUIT
+        absent = [
+            label
+            for label, index in self.required
+            if (value := row[index]) is None or (isinstance(value, str) and not value.strip())
+        ]
+        if self.rule.module == "Contacts" and not _filled(
+            _custom(row[self.custom] if self.custom is not None else None, "company")
+        ):
+            absent.append("company")
+        if absent:
+            return missing(absent)
+        if row[self.opted_out]:
+            return OPTED_OUT
+        return None
+
+    def record(self, row: Sequence[Any]) -> dict[str, Any]:
+        """Mapped fields that have a value (a blank never overwrites what Recruit
+        holds); Client_Name as a lookup by name."""
+        record: dict[str, Any] = {}
+        custom = row[self.custom] if self.custom is not None else None
+        for source, recruit_field in self.getters:
+            value = row[source] if isinstance(source, int) else _custom(custom, source)
+            if value is None:
+                continue
+            if isinstance(value, str):
+                value = value.strip()
+                if not value:
+                    continue
+            if recruit_field == "Client_Name":
+                value = {"name": str(value)}
+            record[recruit_field] = value
+        return record
 
 
 def _latest_blast_names(
