@@ -201,10 +201,21 @@ def record_pending(
         }
         for candidate_id, engaged_at, email in entries
     ]
-    result = session.execute(
-        history.insert().returning(history.c.id, sort_by_parameter_order=True), rows
+    # A plain executemany (RETURNING in parameter order would run row by row on SQLite),
+    # then the ids: one pending entry per candidate, rule and run.
+    session.execute(history.insert(), rows)
+    wanted = [candidate_id for candidate_id, _, _ in entries]
+    found = dict(
+        session.execute(
+            sa.select(history.c.candidate_id, history.c.id).where(
+                history.c.run_id == run_id,
+                history.c.rule_id == rule_id,
+                history.c.state == "pending",
+                history.c.candidate_id.in_(wanted),
+            )
+        ).all()
     )
-    return [int(row.id) for row in result]
+    return [int(found[candidate_id]) for candidate_id in wanted]
 
 
 def record_results(*, session: Session, outcomes: Sequence[dict[str, Any]], now: datetime) -> None:
