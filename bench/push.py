@@ -36,6 +36,7 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bot.logs import configure_logging  # noqa: E402
 from bot.recruit.client import Credentials, RecruitClient  # noqa: E402
 from scheduler.push import plan_all, run_push  # noqa: E402
 from storage.blast_models import BLAST_RECIPIENTS, BLASTS  # noqa: E402
@@ -162,6 +163,7 @@ def main() -> None:
     parser.add_argument("--database-url", default=None)
     parser.add_argument("--save", action="store_true", help="write bench/out/push.json")
     args = parser.parse_args()
+    configure_logging(level="WARNING")
 
     with tempfile.TemporaryDirectory() as tmp:
         url = fresh_url(args.database_url, Path(tmp))
