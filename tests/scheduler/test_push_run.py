@@ -405,3 +405,23 @@ def test_a_dry_run_plans_the_records_and_writes_nothing(
     assert zoho.calls() == [] and states(database) == {}
     with database.read() as session:
         assert session.execute(sa.select(sa.func.count()).select_from(PUSH_RUNS)).scalar() == 0
+
+
+def test_processes_share_one_access_token_through_the_database(
+    database: Database, zoho: FakeZohoRecruit
+) -> None:
+    ids, _list_id, blast_id = fall_nurses(database, [1])
+    engage(database, blast_id, ids, sent_at=ago(hours=2), replied_at=ago(hours=1))
+    rule(database, "Fall nurses")
+    run_push(database, recruit_client(zoho, database))
+    # A second process (a new client, the same database) reuses the stored token.
+    other = Database(database.url)
+    try:
+        recruit_client(zoho, other).upsert(
+            "Candidates", [{"Email": "a@example.com", "Last_Name": "A"}]
+        )
+    finally:
+        other.dispose()
+    assert len(zoho.calls("token")) == 1
+    tokens = {call.token for call in zoho.calls() if call.module}
+    assert len(tokens) == 1
