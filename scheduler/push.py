@@ -87,9 +87,11 @@ class RuleOutcome:
         return bool(self.new or self.updated or self.readded or self.failed or self.ignored)
 
     def count(self, state: str) -> None:
+        """One more candidate in `state` (new, updated, readded, failed)."""
         setattr(self, state, getattr(self, state) + 1)
 
     def as_dict(self) -> dict[str, Any]:
+        """The counts as stored in the run's summary and printed by --json."""
         return {
             "new": self.new,
             "updated": self.updated,
@@ -142,6 +144,7 @@ class RunReport:
         return bool(self.settled) or any(o.did_something for o in self.outcomes)
 
     def summary(self) -> dict[str, Any]:
+        """Per rule id, its counts: what the run row keeps."""
         return {str(o.rule.id): o.as_dict() for o in self.outcomes}
 
 

@@ -171,6 +171,7 @@ class RecruitClient:
         self.calls = 0  # API calls made (credits spent), for reports and benchmarks
 
     def close(self) -> None:
+        """Close the HTTP connections."""
         self.http.close()
 
     # OAuth.
@@ -239,7 +240,9 @@ class RecruitClient:
         payload = _json(response)
         items = payload.get("data") if isinstance(payload, dict) else None
         if not isinstance(items, list) or len(items) != len(records):
-            raise RecruitRejected(
+            # Recruit answered success but the items cannot be matched to the records:
+            # it may have taken them, so they are looked up rather than sent again.
+            raise RecruitOutcomeUnknown(
                 f"Recruit's upsert answer has {len(items) if isinstance(items, list) else 'no'} "
                 f"items for {len(records)} records"
             )
