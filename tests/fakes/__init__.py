@@ -1,4 +1,4 @@
-"""Loopback HTTP fakes of Slack and Twilio, and helpers that sign requests like them.
+"""Loopback HTTP fakes of Slack, Twilio and Zoho Recruit, and helpers that sign requests like them.
 
 from tests.fakes import FakeSlack, FakeTwilio
 with FakeSlack() as slack, FakeTwilio() as twilio:
@@ -10,5 +10,13 @@ from __future__ import annotations
 from tests.fakes._http import WaitTimeout
 from tests.fakes.slack_api import FakeSlack, SlackError
 from tests.fakes.twilio_api import FakeTwilio, TwilioError
+from tests.fakes.zoho_recruit import FakeZohoRecruit
 
-__all__ = ["FakeSlack", "FakeTwilio", "SlackError", "TwilioError", "WaitTimeout"]
+__all__ = [
+    "FakeSlack",
+    "FakeTwilio",
+    "FakeZohoRecruit",
+    "SlackError",
+    "TwilioError",
+    "WaitTimeout",
+]
