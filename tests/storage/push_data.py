@@ -19,8 +19,20 @@ from storage.push.rules import RuleView, add_rule, set_enabled
 candidates = Candidate.__table__  # type: ignore[attr-defined]
 
 
-def add_candidate(
-    db: Database,
+def add_candidate(db: Database, n: int, **fields: Any) -> int:
+    """A candidate numbered n: phone +1512555nnnn, email zoe.n@example.com by default."""
+    with db.write() as session:
+        return _insert_candidate(session, n, **fields)
+
+
+def add_candidates(db: Database, numbers: Sequence[int], **fields: Any) -> list[int]:
+    """Candidates numbered as given, in one transaction."""
+    with db.write() as session:
+        return [_insert_candidate(session, n, **fields) for n in numbers]
+
+
+def _insert_candidate(
+    session: Any,
     n: int,
     *,
     first_name: str | None = "Zoë",
@@ -33,35 +45,29 @@ def add_candidate(
     source: str | None = "indeed",
     origin: str = "import",
 ) -> int:
-    """A candidate numbered n: phone +1512555nnnn, email zoe.n@example.com by default."""
-    with db.write() as session:
-        candidate_id = session.execute(
-            candidates.insert()
-            .values(
-                phone=f"+1512555{n:04d}",
-                first_name=first_name,
-                last_name=f"Núñez-{n}" if last_name is None else last_name,
-                email=f"zoe.{n}@example.com" if email == "" else email,
-                city=city,
-                opted_out=opted_out,
-                custom_fields=custom or {},
-                external_contact_id=external_contact_id,
-                created_at=utcnow(),
-                updated_at=utcnow(),
-            )
-            .returning(candidates.c.id)
-        ).scalar_one()
-        add_apply(
-            session=session,
-            candidate_id=candidate_id,
-            origin=origin,
-            fields={"source": source, "campaign": "Fall 2026"},
+    candidate_id = session.execute(
+        candidates.insert()
+        .values(
+            phone=f"+1512555{n:04d}",
+            first_name=first_name,
+            last_name=f"Núñez-{n}" if last_name is None else last_name,
+            email=f"zoe.{n}@example.com" if email == "" else email,
+            city=city,
+            opted_out=opted_out,
+            custom_fields=custom or {},
+            external_contact_id=external_contact_id,
+            created_at=utcnow(),
+            updated_at=utcnow(),
         )
+        .returning(candidates.c.id)
+    ).scalar_one()
+    add_apply(
+        session=session,
+        candidate_id=candidate_id,
+        origin=origin,
+        fields={"source": source, "campaign": "Fall 2026"},
+    )
     return int(candidate_id)
-
-
-def add_candidates(db: Database, numbers: Sequence[int], **fields: Any) -> list[int]:
-    return [add_candidate(db, n, **fields) for n in numbers]
 
 
 def make_list(db: Database, name: str, candidate_ids: Sequence[int]) -> int:
