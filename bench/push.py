@@ -214,7 +214,7 @@ def main() -> None:
     pushed = outcome.new + outcome.updated + outcome.readded
     upserts = stats["calls"] - stats["refreshes"]
     result = {
-        "database": url.split(":", 1)[0],
+        "database": sa.engine.make_url(url).get_backend_name(),
         "candidates": args.count,
         "build_seconds": round(build_seconds, 2),
         "planning_seconds_best": round(min(timings), 3),
