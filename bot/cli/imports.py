@@ -15,9 +15,13 @@ import typer
 
 from bot.settings import SettingsError, load_settings
 from storage.db import Database, current_revision
-from storage.import_reader import SheetError
-from storage.import_rules import HeaderError
-from storage.importer import ImportOptions, ImportSummary, import_file
+from storage.imports import (
+    HeaderError,
+    ImportOptions,
+    ImportSummary,
+    SheetError,
+    import_file,
+)
 from storage.lists import ListError
 
 # Rejects printed on the terminal; the rejects file has them all.

@@ -30,9 +30,14 @@ from bot.settings import Settings
 from grammar.slack_text import slack_to_plain
 from storage import conversations
 from storage.db import Database
-from storage.import_reader import SheetError
-from storage.import_rules import HeaderError, HeaderProblem
-from storage.importer import ImportOptions, ImportSummary, import_file
+from storage.imports import (
+    HeaderError,
+    HeaderProblem,
+    ImportOptions,
+    ImportSummary,
+    SheetError,
+    import_file,
+)
 from storage.lists import ListError
 from storage.models import utcnow
 

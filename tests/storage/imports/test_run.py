@@ -11,11 +11,9 @@ import pytest
 import sqlalchemy as sa
 from openpyxl import Workbook
 
-import storage.importer as importer
+import storage.imports.write as write
 from storage.db import Database
-from storage.import_reader import SheetError
-from storage.import_rules import REASON_HEADER, HeaderError
-from storage.importer import ImportOptions, import_file
+from storage.imports import REASON_HEADER, HeaderError, ImportOptions, SheetError, import_file
 from storage.lists import ListError, create_list, find_list
 from storage.lists_models import APPLIES, CANDIDATES, LIST_MEMBERS
 
@@ -241,7 +239,7 @@ def test_an_interrupted_import_leaves_whole_batches_and_reruns(
         for n in range(200, 210)
     ]
     path = write_csv(tmp_path / "a.csv", rows)
-    real_insert = importer._bulk_insert
+    real_insert = write.bulk_insert
     calls = {"applies": 0}
 
     def failing(conn: Any, table: sa.Table, *args: Any, **kwargs: Any) -> None:
@@ -251,12 +249,12 @@ def test_an_interrupted_import_leaves_whole_batches_and_reruns(
                 raise RuntimeError("power cut")
         real_insert(conn, table, *args, **kwargs)
 
-    monkeypatch.setattr(importer, "_bulk_insert", failing)
+    monkeypatch.setattr(write, "bulk_insert", failing)
     with pytest.raises(RuntimeError, match="power cut"):
         import_file(path, db=database, options=ImportOptions(batch_size=4), now=NOW)
     assert len(rows_of(database, CANDIDATES, "id")) == 4
     assert len(rows_of(database, APPLIES, "id")) == 4
-    monkeypatch.setattr(importer, "_bulk_insert", real_insert)
+    monkeypatch.setattr(write, "bulk_insert", real_insert)
     summary = import_file(path, db=database, options=ImportOptions(batch_size=4), now=NOW)
     assert (summary.created, summary.unchanged, summary.applies_added) == (6, 4, 6)
     assert len(rows_of(database, APPLIES, "id")) == 10

@@ -1,10 +1,10 @@
-"""Read a candidate spreadsheet as a header and rows of text, streaming.
+"""Read: a candidate spreadsheet as a header and rows of text, streaming.
 
 CSV comes as UTF-8 (with or without a BOM) or as Excel's Windows-1252, separated by
 commas, semicolons or tabs, with CRLF and quoted newlines; XLSX is read from its first
 sheet with openpyxl in read-only mode. Either way rows are yielded one at a time with
 the row number the spreadsheet shows, so a million-row file never sits in memory.
-Pure of SQL; the importer decides what the text means (storage/import_rules.py).
+Pure of SQL; the check stage decides what the text means (header.py, check.py).
 """
 
 from __future__ import annotations
