@@ -25,6 +25,7 @@ __all__ = [
     "check_region",
     "parse_bool",
     "split_name",
+    "unguard",
 ]
 
 
@@ -66,6 +67,16 @@ class ValidRow:
     create_new: bool | None = None
 
 
+# What a spreadsheet would run as a formula (OWASP's CSV injection list): the rejects
+# file writes such a cell with a leading quote.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def unguard(cell: str) -> str:
+    """A rejects-file cell without the quote that kept a spreadsheet from running it."""
+    return cell[1:] if cell[:1] == "'" and cell[1:].startswith(FORMULA_STARTS) else cell
+
+
 _BOOL_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False, "0": False}
 
 
@@ -84,6 +95,8 @@ _SUFFIXES = {"jr", "sr", "ii", "iii", "iv", "v", "phd", "md", "rn", "lpn"}
 
 def split_name(full: str) -> tuple[str | None, str | None, str | None]:
     """'Ana María López' -> (Ana, María, López); 'López, Ana' -> (Ana, None, López).
+
+    A single name ('Prince') is the last name: (None, None, Prince).
 
     Words with no letter in them (🌟, 👩‍⚕️) stay with the word they stand beside, so an
     emoji is never taken for a name.
@@ -104,7 +117,8 @@ def split_name(full: str) -> tuple[str | None, str | None, str | None]:
     if len(words) > 2 and words[-1].rstrip(".").lower() in _SUFFIXES:
         words = words[:-1]
     if len(words) <= 1:
-        return (words[0] if words else None), None, None
+        # One name ("Prince", "Cher") is the name a person goes by: the last name.
+        return None, None, (words[0] if words else None)
     return words[0], " ".join(words[1:-1]) or None, words[-1]
 
 
@@ -156,6 +170,8 @@ class RowRules:
         self._apply_names = tuple(applies)
         self._apply_at = tuple(at[column] for column in applies)
         self._width = len(plan.header)
+        # A rejects file (it has caretbot's reason column) imports as the original said.
+        self._unguard = bool(plan.ignored)
 
     def _problem(self, at: int, reason: str) -> RowProblem:
         header = self.plan.header[at] if at < len(self.plan.header) else ""
@@ -166,6 +182,8 @@ class RowRules:
 
         Called a million times in a big import: locals over attributes, one pass.
         """
+        if self._unguard:
+            values = [unguard(value) for value in values]
         width = self._width
         if len(values) != width:
             if len(values) < width:

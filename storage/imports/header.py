@@ -25,6 +25,7 @@ __all__ = [
     "HeaderError",
     "HeaderProblem",
     "column_letter",
+    "headings_markdown",
     "normalise_header",
     "plan_columns",
     "where",
@@ -127,6 +128,25 @@ for _column, _names in ALIASES.items():
 IGNORED_KEYS = {normalise_header(REASON_HEADER)}
 
 
+def headings_markdown() -> str:
+    """The README's table of columns and the headings read as each, from `ALIASES`.
+
+    One line a column: its name, whether an import needs it, and every other heading
+    that is read as it (matched ignoring case, spaces, hyphens, underscores and /).
+    """
+    needed = {
+        column: "yes" if len(group) == 1 else f"yes ({' or '.join(group)})"
+        for group in REQUIRED
+        for column in group
+    }
+    lines = ["| column | needed | also read from |", "| --- | --- | --- |"]
+    for column in COLUMNS:
+        need = needed.get(column, "")
+        names = ", ".join(f"`{name}`" for name in ALIASES.get(column, ()))
+        lines.append(f"| `{column}` | {need} | {names} |")
+    return "\n".join(lines) + "\n"
+
+
 def column_letter(number: int) -> str:
     """Spreadsheet letters for a 1-based column number: 1 -> A, 27 -> AA."""
     letters = ""
@@ -199,16 +219,19 @@ def plan_columns(
     blank: list[int] = []
     ignored: list[int] = []
     unknown: list[tuple[int, str]] = []
+    # Blank headings at the end (a trailing comma) are no columns: cells past the last
+    # heading are empty values, or a row problem when they hold data (RowRules.check).
     width = len(header)
+    while width and not header[width - 1].strip():
+        width -= 1
+    header = header[:width]
     used = [False] * width
     for row in sample:
-        for at, value in enumerate(row):
-            if at >= len(used):
-                used.extend([False] * (at + 1 - len(used)))
+        for at, value in enumerate(row[:width]):
             if not used[at] and value.strip():
                 used[at] = True
-    for at in range(len(used)):
-        title = header[at] if at < width else ""
+    for at in range(width):
+        title = header[at]
         key = normalise_header(title)
         number = at + 1
         if not key:

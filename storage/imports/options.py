@@ -13,7 +13,7 @@ from pathlib import Path
 from storage.applies import ActivePolicy
 from storage.imports.check import Reject
 
-__all__ = ["ImportOptions", "ImportSummary", "Job"]
+__all__ = ["ImportOptions", "ImportSummary", "Job", "Repeat"]
 
 
 @dataclass(frozen=True)
@@ -36,6 +36,26 @@ class ImportOptions:
     parallel: bool | None = None
 
 
+@dataclass(frozen=True)
+class Repeat:
+    """A row whose phone an earlier row of the same file had.
+
+    `earlier` is that row's number, None when it was in an earlier chunk of a big file
+    (only its number is forgotten). `won`: whether this row's filled cells replaced
+    the earlier row's (not when update_existing is off for it).
+    """
+
+    row: int
+    earlier: int | None
+    phone: str
+    won: bool
+
+    def __str__(self) -> str:
+        first = f"row {self.earlier}" if self.earlier else "an earlier row"
+        winner = f"row {self.row}" if self.won else first
+        return f"row {self.row} has the phone of {first} ({self.phone}): {winner} won"
+
+
 @dataclass
 class ImportSummary:
     """What an import did (or, on a dry run, would do)."""
@@ -53,6 +73,9 @@ class ImportSummary:
     dry_run: bool = False
     rejects_path: Path | None = None
     rejects: list[Reject] = field(default_factory=list)
+    # Rows that shared a phone with an earlier row of the file; the first few of them.
+    repeated: int = 0
+    repeats: list[Repeat] = field(default_factory=list)
 
     def lines(self) -> list[str]:
         """The summary as a person reads it."""
@@ -65,6 +88,12 @@ class ImportSummary:
             f"unchanged: {self.unchanged}",
             f"rejected: {self.rejected}",
         ]
+        if self.repeated:
+            out.append(
+                f"rows that shared a phone with an earlier row: {self.repeated} "
+                "(the later row wins, its blank cells keeping the earlier row's values, "
+                "unless update_existing is off for it)"
+            )
         if self.skipped:
             out.append(f"skipped (new, and create_new is off): {self.skipped}")
         if self.list_name:

@@ -182,6 +182,12 @@ def _slow_phone(raw: str, region: str) -> tuple[str | None, str | None]:
         number = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException as error:
         return None, f"phone {raw} {_PARSE_REASONS.get(error.error_type, 'is not a phone number')}"
+    if number.extension:
+        # Stored without it, the number would text someone else: refuse the row.
+        return None, (
+            f"phone {raw} has an extension ({number.extension}); "
+            "texts cannot reach an extension: give a mobile number"
+        )
     verdict = _phone_verdict(number)
     if verdict is not None:
         return None, f"phone {raw} {verdict}"

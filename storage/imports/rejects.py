@@ -11,17 +11,19 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO
 
-from storage.imports.check import Reject
+from storage.imports.check import FORMULA_STARTS, Reject
 from storage.imports.header import IGNORED_KEYS, REASON_HEADER, ColumnPlan, normalise_header
 
 __all__ = ["RejectsFile", "RejectsWriter", "neutralise"]
 
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
 
 def neutralise(cell: str) -> str:
-    """Cells that a spreadsheet would run as a formula get a leading quote (CSV injection)."""
-    return "'" + cell if cell.startswith(_FORMULA_STARTS) else cell
+    """Cells that a spreadsheet would run as a formula get a leading quote (CSV injection).
+
+    The check stage takes the quote off again when a rejects file is imported
+    (`unguard`), so a fixed rejects file stores what the original row said.
+    """
+    return "'" + cell if cell.startswith(FORMULA_STARTS) else cell
 
 
 class RejectsWriter:

@@ -63,7 +63,8 @@ def import_file(
         region=options.region,
         custom=options.custom,
         chunk_rows=min(options.batch_size, CHUNK_ROWS),
-        rejects_path=options.rejects_path,
+        # A dry run writes nothing, not even the rejects file.
+        rejects_path=None if options.dry_run else options.rejects_path,
         now=now,
         opt_in_source=options.opt_in_source or f"import:{path.name}",
         fast=db.is_sqlite and not options.dry_run,

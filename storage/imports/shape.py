@@ -44,6 +44,7 @@ __all__ = [
     "Shaper",
     "expand",
     "fold",
+    "may",
 ]
 
 candidates = CANDIDATES
@@ -153,8 +154,11 @@ def fold(
     """Fold one phone's rows, in file order, into what its candidate becomes.
 
     Returns the candidate (None if not created) and each row's outcome: created,
-    updated, unchanged or skipped.
+    updated, unchanged or skipped. Rows that leave a known candidate as it was are all
+    unchanged, though one of them changed it and a later one changed it back.
     """
+    # What a known candidate was, when several rows could change it and change it back.
+    stored = dict(pending.values) if pending is not None and len(rows) > 1 else None
     outcomes: list[str] = []
     for row in rows:
         if pending is None:
@@ -170,6 +174,10 @@ def fold(
             outcomes.append("updated")
         else:
             outcomes.append("unchanged")
+    if stored is not None and pending is not None and pending.values == stored:
+        # The same file imported again: its rows leave the candidate as it was.
+        pending.changed = False
+        outcomes = ["unchanged" if outcome == "updated" else outcome for outcome in outcomes]
     return pending, outcomes
 
 

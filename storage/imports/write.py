@@ -28,7 +28,7 @@ from sqlalchemy.engine import Connection
 
 from storage.applies import natural_key_of
 from storage.db import Database
-from storage.imports.options import ImportOptions, ImportSummary
+from storage.imports.options import ImportOptions, ImportSummary, Repeat
 from storage.imports.shape import (
     ACTIVE_AT,
     APPLY_INSERT,
@@ -42,6 +42,7 @@ from storage.imports.shape import (
     expand,
     fold,
     insert_row,
+    may,
 )
 from storage.lists_models import APPLIES, CANDIDATES, LIST_MEMBERS
 
@@ -53,6 +54,8 @@ members = LIST_MEMBERS
 
 # IN (...) lists stay under SQLite's 32766 bound variables.
 CHUNK = 5000
+# Repeated phones kept in the summary for the report (the count has them all).
+KEEP_REPEATS = 100
 # WAL pages between checkpoints while an import writes (SQLite's default is 1000).
 IMPORT_CHECKPOINT_PAGES = 20_000
 # SQLite page cache of the importing connection, in KiB (SQLite's default is 2000).
@@ -89,6 +92,8 @@ class Batcher:
         self._conn: Connection | None = None
         self._transaction: sa.RootTransaction | None = None
         self._in_batch = 0
+        # The largest candidate id before this import wrote: above it, created by it.
+        self._start_id: int | None = None
         self._dry_seen: dict[int, int] = {}
         self._dry_applies: set[int] = set()
         self._dry_members: set[int] = set()
@@ -103,6 +108,8 @@ class Batcher:
         conn = self._writer()
         if self._transaction is None:
             self._transaction = conn.begin()
+        if self._start_id is None:
+            self._start_id = conn.execute(sa.select(sa.func.max(candidates.c.id))).scalar() or 0
         try:
             if fast is not None:
                 self._fast(conn, fast)
@@ -204,6 +211,7 @@ class Batcher:
                 summary.created += 1
             else:
                 self._count(outcomes)
+                self._repeats(fast.several[at], earlier_chunk=False)
         if self.list_id is not None:
             added = conn.execute(
                 sa.insert(members).from_select(
@@ -228,6 +236,16 @@ class Batcher:
                 found[values.pop("phone")] = Pending(values.pop("id"), values)
         return found
 
+    def _repeats(self, rows: list[Compact], *, earlier_chunk: bool) -> None:
+        """Count the rows of one phone after its first (all of them after an earlier chunk)."""
+        first = None if earlier_chunk else rows[0][0]
+        for row in rows if earlier_chunk else rows[1:]:
+            self.summary.repeated += 1
+            if len(self.summary.repeats) < KEEP_REPEATS:
+                won = may(row[5], self.options.update_existing)
+                self.summary.repeats.append(Repeat(row[0], first, row[1], won))
+            first = first or row[0]
+
     def _count(self, outcomes: list[str]) -> None:
         for outcome in outcomes:
             setattr(self.summary, outcome, getattr(self.summary, outcome) + 1)
@@ -243,6 +261,12 @@ class Batcher:
             existing = found.get(phone)
             if existing is not None:
                 before.add(existing.id or 0)
+                if (existing.id or 0) > (self._start_id or 0):
+                    self._repeats(group, earlier_chunk=True)  # created by an earlier chunk
+                elif len(group) > 1:
+                    self._repeats(group, earlier_chunk=False)
+            elif len(group) > 1:
+                self._repeats(group, earlier_chunk=False)
             pending, outcomes = fold([expand(row) for row in group], existing, self.rules)
             self._count(outcomes)
             if pending is None:
@@ -377,9 +401,12 @@ class Batcher:
         for phone, rows in groups.items():
             existing = found.get(phone)
             if existing is None and hash(phone) in self._dry_seen:
+                self._repeats(rows, earlier_chunk=True)
                 for row in rows:
                     self._dry_repeat(row)
                 continue
+            if len(rows) > 1:
+                self._repeats(rows, earlier_chunk=False)
             if existing is not None:
                 before.add(existing.id or 0)
             pending, outcomes = fold([expand(row) for row in rows], existing, self.rules)

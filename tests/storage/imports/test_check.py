@@ -102,7 +102,7 @@ def test_other_opt_in_words_are_not_read(text: str) -> None:
         ("Ana López Jr.", ("Ana", None, "López")),
         ("🌟 Ana López", ("🌟 Ana", None, "López")),
         ("Ana López 🌟", ("Ana", None, "López 🌟")),
-        ("Cher", ("Cher", None, None)),
+        ("Cher", (None, None, "Cher")),
         ("", (None, None, None)),
     ],
 )

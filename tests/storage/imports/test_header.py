@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from storage.imports.header import REASON_HEADER, HeaderError, column_letter, plan_columns
+from storage.imports.header import (
+    REASON_HEADER,
+    HeaderError,
+    column_letter,
+    headings_markdown,
+    plan_columns,
+)
 
 HEADER = ["First Name", "Last Name", "Mobile", "E-mail", "Opt In"]
 
@@ -65,16 +73,10 @@ HEADER_PROBLEMS: list[tuple[list[str], bool, list[list[str]], list[str]]] = [
         ["column E (Mobile): duplicate header: both this and column B (Phone) are phone"],
     ),
     (
-        [*HEADER, ""],
+        ["First Name", "", *HEADER[1:]],
         False,
-        [["a", "b", "c", "d", "e", "data"]],
-        ["column F: this column has data but no heading"],
-    ),
-    (
-        [*HEADER],
-        False,
-        [["a", "b", "c", "d", "e", "", "spilled"]],
-        ["column G: this column has data but no heading"],
+        [["a", "data", "b", "c", "d", "e"]],
+        ["column B: this column has data but no heading"],
     ),
     (
         ["First Name", "Mobile", "Emial"],
@@ -101,7 +103,7 @@ HEADER_PROBLEMS: list[tuple[list[str], bool, list[list[str]], list[str]]] = [
 @pytest.mark.parametrize(
     ("header", "custom", "sample", "problems"),
     HEADER_PROBLEMS,
-    ids=["unknown", "duplicate", "blank over data", "data past header", "missing", "custom dup"],
+    ids=["unknown", "duplicate", "blank over data", "missing", "custom dup"],
 )
 def test_header_problems_name_the_column(
     header: list[str], custom: bool, sample: list[list[str]], problems: list[str]
@@ -118,8 +120,26 @@ def test_every_problem_has_its_column_number_and_letter() -> None:
 
 
 def test_blank_columns_without_data_are_skipped() -> None:
-    plan = plan_columns([*HEADER, "", ""], [["a", "b", "c", "d", "e", "", ""]])
-    assert plan.unlabelled == (5, 6)
+    plan = plan_columns(["First Name", "", *HEADER[1:]], [["a", "", "b", "c", "d", "e"]])
+    assert plan.unlabelled == (1,)
+
+
+@pytest.mark.parametrize(
+    ("header", "sample"),
+    [
+        ([*HEADER, ""], [["a", "b", "c", "d", "e", "data"]]),
+        ([*HEADER, "", ""], [["a", "b", "c", "d", "e", "", ""]]),
+        (HEADER, [["a", "b", "c", "d", "e", "", "spilled"]]),
+    ],
+    ids=["trailing blank heading over data", "trailing commas", "data past header"],
+)
+def test_cells_past_the_last_heading_are_no_header_problem(
+    header: list[str], sample: list[list[str]]
+) -> None:
+    # Issue 7: extra empty cells are empty values, extra data is the row's problem.
+    plan = plan_columns(header, sample)
+    assert plan.header == tuple(HEADER)
+    assert plan.unlabelled == ()
 
 
 def test_custom_keeps_unknown_columns() -> None:
@@ -130,3 +150,16 @@ def test_custom_keeps_unknown_columns() -> None:
 def test_the_rejects_reason_column_is_ignored_on_reimport() -> None:
     plan = plan_columns([*HEADER, REASON_HEADER])
     assert plan.ignored == (5,)
+
+
+def test_the_readme_lists_every_heading_the_alias_table_reads() -> None:
+    readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
+    begin, end = "<!-- import-headings:begin -->\n", "<!-- import-headings:end -->"
+    assert begin in readme and end in readme, "README.md lost its import-headings markers"
+    shown = readme.split(begin, 1)[1].split(end, 1)[0]
+    assert shown == headings_markdown(), (
+        "README.md's import headings differ from storage/imports/header.py: paste "
+        "`python -c 'from storage.imports.header import headings_markdown as h; print(h())'`"
+    )
+    for column in ("phone", "email", "opt_in", "last_name", "full_name"):
+        assert f"`{column}` | yes" in shown

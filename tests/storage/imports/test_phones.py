@@ -26,7 +26,11 @@ PHONES: list[tuple[str, str, str]] = [
     ("+1 246 521 0100", "US", "is a landline"),
     ("+1 246 521 1100", "US", "+12465211100"),
     ("1.51255E+10", "US", "lost digits when Excel turned it into a number"),
-    ("512 555 0100 ext. 7", "US", "+15125550100"),
+    # Issue 7: stored without its extension, the number would text someone else.
+    ("512 555 0100 ext. 7", "US", "has an extension (7); texts cannot reach an extension"),
+    ("512-555-0103 x123", "US", "has an extension (123)"),
+    ("+1 512 555 0106 ext. 9", "US", "has an extension (9)"),
+    ("(512) 555-0103 #22", "US", "has an extension (22)"),
     ("+512 555 0100", "US", "not a valid number"),
     ("+999 1234", "US", "has an unknown country code"),
 ]
