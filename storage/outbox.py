@@ -69,9 +69,18 @@ def enqueue(
 
 
 def due_heads(
-    *, session: Session, kinds: frozenset[str], now: datetime, limit: int = 200
+    *,
+    session: Session,
+    kinds: frozenset[str],
+    now: datetime,
+    limit: int = 200,
+    skip_pace_keys: list[str] | None = None,
 ) -> list[Work]:
-    """The oldest undone entry of each lane, where it is due: the next thing to do."""
+    """The oldest undone entry of each lane, where it is due: the next thing to do.
+
+    `skip_pace_keys`: channels or senders that must wait now (their heads are left out,
+    so they do not crowd out the heads of others within `limit`).
+    """
     earlier = _outbox.alias("earlier")
     blocked = (
         sa.select(earlier.c.id)
@@ -89,6 +98,7 @@ def due_heads(
             _outbox.c.next_attempt_at <= now,
             _outbox.c.kind.in_(sorted(kinds)),
             ~blocked,
+            *([_outbox.c.pace_key.notin_(skip_pace_keys)] if skip_pace_keys else []),
         )
         .order_by(_outbox.c.id)
         .limit(limit)
@@ -96,13 +106,17 @@ def due_heads(
     return [_work(row) for row in rows]
 
 
-def next_due_at(*, session: Session, kinds: frozenset[str]) -> datetime | None:
-    """When the earliest pending entry of these kinds falls due."""
+def next_due_at(
+    *, session: Session, kinds: frozenset[str], skip_pace_keys: list[str] | None = None
+) -> datetime | None:
+    """When the earliest pending entry of these kinds (not of `skip_pace_keys`) falls due."""
     return (
         session.connection()
         .execute(
             sa.select(sa.func.min(_outbox.c.next_attempt_at)).where(
-                _outbox.c.state == "pending", _outbox.c.kind.in_(sorted(kinds))
+                _outbox.c.state == "pending",
+                _outbox.c.kind.in_(sorted(kinds)),
+                *([_outbox.c.pace_key.notin_(skip_pace_keys)] if skip_pace_keys else []),
             )
         )
         .scalar()

@@ -13,6 +13,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -45,6 +46,57 @@ SLACK_TRANSIENT = frozenset(
 MAX_BACKOFF_SECONDS = 300.0
 # Heads of lanes claimed at once; given back if the dispatcher stops before doing them.
 CLAIM_BATCH = 50
+
+
+# Calls in progress at once per platform: a hung call holds one, not the platform.
+POOL_SIZE = 8
+REACTIONS_PACE_KEY = "slack:reactions"
+
+
+class _Loop:
+    """One platform's loop: its kinds of work and the pool its calls run on."""
+
+    def __init__(self, name: str, kinds: frozenset[str], size: int = POOL_SIZE) -> None:
+        self.name = name
+        self.kinds = kinds
+        self.size = size
+        self.pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix=f"outbox-{name}")
+        self._busy = 0
+        self._lock = threading.Lock()
+        # Set by each round: pace keys that must wait, and the soonest a bucket refills.
+        self.waiting: list[str] = []
+        self.pace_wait: float | None = None
+
+    def note_wait(self, seconds: float) -> None:
+        """A bucket will have what a skipped head needs in `seconds`."""
+        self.pace_wait = seconds if self.pace_wait is None else min(self.pace_wait, seconds)
+
+    def free(self) -> int:
+        """Calls that can start now."""
+        with self._lock:
+            return self.size - self._busy
+
+    def submit(self, target: Callable[[Work], None], work: Work) -> None:
+        with self._lock:
+            self._busy += 1
+
+        def run() -> None:
+            try:
+                target(work)
+            finally:
+                with self._lock:
+                    self._busy -= 1
+
+        self.pool.submit(run)
+
+
+def _retry_after(headers: Any) -> float:
+    """Seconds a 429 asked to wait (Retry-After), 1 when it did not say."""
+    value = headers.get("Retry-After") or headers.get("retry-after") if headers else None
+    try:
+        return max(0.0, float(value)) if value else 1.0
+    except ValueError:
+        return 1.0
 
 
 class LookupFailed(Exception):
@@ -94,8 +146,9 @@ class Dispatcher:
         self.slack_pacer = Pacer(settings.SLACK_POSTS_PER_SECOND, settings.SLACK_POST_BURST, clock)
         # reactions.add is Tier 3: about 50 a minute.
         self.reaction_pacer = Pacer(0.8, 5, clock)
-        self.twilio_pacer = Pacer(settings.TWILIO_SEGMENTS_PER_SECOND, 1, clock)
+        self.twilio_pacer = Pacer(settings.TWILIO_SEGMENTS_PER_SECOND, 1, clock, window=True)
         self._threads: list[threading.Thread] = []
+        self._loops: list[_Loop] = []
         self._handlers: dict[str, Callable[[Work], Outcome]] = {
             conversations.POST_INBOUND: self._post_inbound,
             conversations.POST_NOTE: self._post_note,
@@ -118,52 +171,147 @@ class Dispatcher:
             ("slack", conversations.SLACK_KINDS),
             ("twilio", conversations.TWILIO_KINDS),
         ):
+            loop = _Loop(name, kinds)
+            self._loops.append(loop)
             thread = threading.Thread(
-                target=self.run, args=(kinds,), name=f"outbox-{name}", daemon=True
+                target=self.run, args=(loop,), name=f"outbox-{name}", daemon=True
             )
             thread.start()
             self._threads.append(thread)
 
     def stop(self, timeout: float = 10.0) -> None:
-        """Finish the work in hand and stop."""
+        """Finish the calls in hand (bounded by the clients' timeouts) and stop."""
         self.stopping.set()
         self.wake.set()
         for thread in self._threads:
             thread.join(timeout)
+        for loop in self._loops:
+            loop.pool.shutdown(wait=True, cancel_futures=True)
         self._threads.clear()
+        self._loops.clear()
 
-    def run(self, kinds: frozenset[str]) -> None:
-        """Deliver work of these kinds until stopped."""
+    def run(self, loop: _Loop) -> None:
+        """Deliver work of the loop's kinds until stopped."""
         while not self.stopping.is_set():
             try:
-                did = self.run_once(kinds)
+                did = self.run_once(loop)
             except Exception:  # the loop must outlive a database hiccup
                 log.exception("outbox.loop_failed")
                 did = 0
             if not did:
-                self.wake.wait(self._idle_seconds(kinds))
+                self.wake.wait(self._idle_seconds(loop))
                 self.wake.clear()
 
-    def run_once(self, kinds: frozenset[str]) -> int:
-        """Do every due head of lane once; the number done or tried."""
-        with self.db.write() as session:
-            heads = outbox.due_heads(session=session, kinds=kinds, now=utcnow(), limit=CLAIM_BATCH)
-            claimed = outbox.claim_many(session=session, entry_ids=[work.id for work in heads])
-        mine = [work for work in heads if work.id in claimed]
-        for index, work in enumerate(mine):
-            if self.stopping.is_set():
-                with self.db.write() as session:
-                    outbox.release(session=session, entry_ids=[w.id for w in mine[index:]])
-                return index
-            self.deliver(replace(work, attempts=work.attempts + 1))
-        return len(mine)
+    def run_once(self, loop: _Loop) -> int:
+        """Start every due head of lane whose rate allows it now; the number started.
 
-    def _idle_seconds(self, kinds: frozenset[str]) -> float:
+        Heads whose Slack channel or Twilio sender must wait (its bucket is empty, or
+        paused by a 429 or an outage) are left pending, untouched, and never hold up
+        heads on other channels or senders. Each started entry runs on the loop's pool,
+        so one slow call holds up only its own lane.
+        """
+        loop.pace_wait = None
+        free = loop.free()
+        if free <= 0:
+            return 0
+        waiting = self._waiting_pace_keys(loop)
+        loop.waiting = list(waiting)
+        for seconds in waiting.values():
+            loop.note_wait(seconds)
         with self.db.read() as session:
-            due = outbox.next_due_at(session=session, kinds=kinds)
-        if due is None:
-            return 1.0
-        return min(1.0, max(0.01, (due - utcnow()).total_seconds()))
+            heads = outbox.due_heads(
+                session=session,
+                kinds=loop.kinds,
+                now=utcnow(),
+                limit=CLAIM_BATCH,
+                skip_pace_keys=loop.waiting,
+            )
+        paid: list[tuple[Work, float]] = []
+        for work in heads:
+            if len(paid) >= free:
+                break
+            bucket = self._pacer(work.pace_key).bucket(work.pace_key)
+            if bucket.paused_for() > 0:
+                loop.note_wait(bucket.paused_for())
+                continue
+            cost = self._cost(work)
+            if bucket.try_take(cost):
+                paid.append((work, cost))
+            else:
+                loop.note_wait(bucket.wait_time(cost))
+        if not paid:
+            return 0
+        with self.db.write() as session:
+            claimed = outbox.claim_many(session=session, entry_ids=[work.id for work, _ in paid])
+        started = 0
+        for work, cost in paid:
+            if work.id not in claimed:
+                self._pacer(work.pace_key).bucket(work.pace_key).give_back(cost)
+                continue
+            loop.submit(self._run_claimed, replace(work, attempts=work.attempts + 1))
+            started += 1
+        return started
+
+    def _run_claimed(self, work: Work) -> None:
+        if self.stopping.is_set():
+            with self.db.write() as session:
+                outbox.release(session=session, entry_ids=[work.id])
+            return
+        try:
+            self.deliver(work)
+        except Exception:  # recording failed (database down): the entry stays in flight
+            log.exception("outbox.record_failed", entry=work.id)
+        finally:
+            self.wake.set()
+
+    def _pacer(self, pace_key: str) -> Pacer:
+        if pace_key == REACTIONS_PACE_KEY:
+            return self.reaction_pacer
+        if pace_key.startswith("twilio:"):
+            return self.twilio_pacer
+        return self.slack_pacer
+
+    def _waiting_pace_keys(self, loop: _Loop) -> dict[str, float]:
+        """Channels or senders that cannot send now, and for how long."""
+        pacers = (
+            [self.twilio_pacer]
+            if loop.name == "twilio"
+            else [self.slack_pacer, self.reaction_pacer]
+        )
+        waiting = {}
+        for pacer in pacers:
+            for key, bucket in pacer.items():
+                if (seconds := bucket.paused_for()) > 0:
+                    waiting[key] = seconds
+        return waiting
+
+    def _cost(self, work: Work) -> float:
+        """Tokens one entry takes from its bucket: a text's segments (Twilio counts a
+        sender's rate in segments), the card and the text for a conversation's first
+        Slack post, else one call."""
+        if work.kind == conversations.SEND_SMS:
+            with self.db.read() as session:
+                view = messages.view(session=session, message_id=work.payload["message_id"])
+            return float(max(1, count_segments(view.message.body))) if view else 1.0
+        if work.kind == conversations.POST_INBOUND:
+            with self.db.read() as session:
+                view = messages.view(session=session, message_id=work.payload["message_id"])
+            return 2.0 if view is not None and view.conversation.slack_thread_ts is None else 1.0
+        return 1.0
+
+    def _idle_seconds(self, loop: _Loop) -> float:
+        """How long to sleep: until the next entry falls due or a bucket refills (new
+        work and finished calls set `wake` sooner)."""
+        if loop.free() <= 0:
+            return 0.25
+        with self.db.read() as session:
+            due = outbox.next_due_at(session=session, kinds=loop.kinds, skip_pace_keys=loop.waiting)
+        wait = 1.0 if due is None else (due - utcnow()).total_seconds()
+        if wait <= 0:  # due, but its bucket is short of tokens
+            wait = loop.pace_wait if loop.pace_wait is not None else 0.01
+        if loop.pace_wait is not None:
+            wait = min(wait, loop.pace_wait)
+        return min(1.0, max(0.005, wait))
 
     def deliver(self, work: Work) -> Outcome:
         """Do one claimed entry and record how it went."""
@@ -231,18 +379,13 @@ class Dispatcher:
     # Slack work.
 
     def _slack_call(self, method: Callable[..., Any], pace_key: str, **kwargs: Any) -> Any:
-        pacer = self.reaction_pacer if pace_key == "slack:reactions" else self.slack_pacer
-        bucket = pacer.bucket(pace_key)
-        while not bucket.try_take():
-            time.sleep(bucket.wait_time())
+        """Call Slack (the loop has taken this call's tokens); a 429 pauses the channel
+        for its Retry-After (Slack's rate limits are per method and channel)."""
         try:
             return method(**kwargs)
         except SlackApiError as error:
-            retry_after = error.response.headers.get("Retry-After") or error.response.headers.get(
-                "retry-after"
-            )
-            if error.response.status_code == 429 and retry_after:
-                bucket.pause(float(retry_after))
+            if error.response.status_code == 429:
+                self._pacer(pace_key).bucket(pace_key).pause(_retry_after(error.response.headers))
             raise
 
     def _slack_outcome(self, work: Work, error: Exception) -> Outcome:
@@ -250,8 +393,9 @@ class Dispatcher:
             status = error.response.status_code
             code = error.response.get("error") if isinstance(error.response.data, dict) else None
             if status == 429:
-                retry_after = float(error.response.headers.get("Retry-After", 1) or 1)
-                return Outcome("retry", error="slack 429", delay=retry_after)
+                return Outcome(
+                    "retry", error="slack 429", delay=_retry_after(error.response.headers)
+                )
             if status >= 500 or code in SLACK_TRANSIENT:
                 return Outcome(
                     "retry", error=f"slack {status} {code}", delay=backoff(work.attempts)
@@ -399,9 +543,6 @@ class Dispatcher:
                 log.info("sms.found_after_restart", message=message_id, sid=found.sid)
                 return DONE
         segments = count_segments(message.body)
-        bucket = self.twilio_pacer.bucket(work.pace_key)
-        while not bucket.try_take(max(1, segments)):
-            time.sleep(min(1.0, bucket.wait_time(max(1, segments))))
         with self.db.write() as session:
             messages.mark_sending(session=session, message_id=message_id)
         try:
@@ -464,6 +605,9 @@ class Dispatcher:
         code = error.code
         if error.status == 429 or error.status >= 500 or code in twilio_errors.RETRYABLE:
             retry_after = getattr(self.twilio.http_client, "retry_after", None)
+            if error.status == 429:
+                # A sender's limit: everything from this sender waits, not this text only.
+                self.twilio_pacer.bucket(work.pace_key).pause(retry_after or 1.0)
             return Outcome(
                 "retry",
                 error=f"twilio {error.status} {code}",

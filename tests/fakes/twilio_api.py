@@ -196,6 +196,14 @@ class _Fault:
 
 
 @dataclass
+class _Hold:
+    to: str | None
+    remaining: int
+    seconds: float
+    release: threading.Event
+
+
+@dataclass
 class _Stored:
     resource: dict[str, Any]
     created: datetime
@@ -286,6 +294,7 @@ class FakeTwilio(FakeServer):
             self._callbacks: list[CallbackRecord] = []
             self._fail_to: dict[str, deque[_Fault]] = {}
             self._fail_next: deque[_Fault] = deque()
+            self._holds: list[_Hold] = []
             self.stats = Stats()
 
     def stop(self) -> None:
@@ -327,6 +336,28 @@ class FakeTwilio(FakeServer):
         """Fail the next `times` creates, whatever the destination."""
         with self._lock:
             self._fail_next.append(_Fault(status, code, message, retry_after, times))
+
+    def hold_next(
+        self, *, to: str | None = None, times: int = 1, seconds: float = 30.0
+    ) -> threading.Event:
+        """Make the next `times` creates (to `to`, or any) hang before answering, until
+        the returned event is set or `seconds` pass; then they are served as usual (a
+        slow or stuck Twilio call). A client that gave up meanwhile never sees the
+        answer, though the message was created."""
+        release = threading.Event()
+        with self._lock:
+            self._holds.append(_Hold(to, times, seconds, release))
+        return release
+
+    def _hold(self, to: str | None) -> None:
+        with self._lock:
+            hold = next((h for h in self._holds if h.to in (None, to) and h.remaining), None)
+            if hold is None:
+                return
+            hold.remaining -= 1
+            if not hold.remaining:
+                self._holds.remove(hold)
+        hold.release.wait(hold.seconds)
 
     # --------------------------------------------------------------- queries
 
@@ -574,6 +605,7 @@ class FakeTwilio(FakeServer):
             params = request.form() if request.method == "POST" else request.query
             self._authenticate(request, match["account"])
             if kind == "create":
+                self._hold((params.get("To") or [""])[-1] or None)
                 status, payload = 201, self._create(params)
             elif kind == "list":
                 status, payload = 200, self._list(params, request)
