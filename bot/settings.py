@@ -99,7 +99,9 @@ class Settings(BaseSettings):
     SEND_OPT_OUT_REPLIES: bool = False
     HELP_REPLY: str = "Reply STOP to stop texts from us, START to resume. Msg&data rates may apply."
 
-    OUTBOX_MAX_ATTEMPTS: int = Field(default=8, ge=1)
+    # How long a Slack post or a text is retried through transient failures (5xx,
+    # timeouts, refused connections, 429s) before it is given up with a note.
+    RETRY_BUDGET_HOURS: float = Field(default=24.0, gt=0)
 
     # The desk (caret commands). Slack user ids allowed to ^unclaim what others hold.
     MANAGERS: Annotated[frozenset[str], NoDecode] = frozenset()

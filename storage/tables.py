@@ -7,6 +7,7 @@ from storage.lists_models import Apply, CandidateList, ListMember, SavedFilter
 from storage.models import (
     Candidate,
     Conversation,
+    EarlyStatus,
     Message,
     OutboxEntry,
     ProcessedSlackEvent,
@@ -20,6 +21,7 @@ __all__ = [
     "Conversation",
     "Delivery",
     "DeskNote",
+    "EarlyStatus",
     "ListMember",
     "Message",
     "OutboxEntry",

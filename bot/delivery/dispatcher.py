@@ -9,9 +9,12 @@ done, retry later (5xx, network errors, 429 with its Retry-After), or failed for
 
 from __future__ import annotations
 
+import os
 import random
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
@@ -44,6 +47,14 @@ SLACK_TRANSIENT = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
 MAX_BACKOFF_SECONDS = 300.0
+# A channel or sender that failed is tried again after at most this long, whatever
+# each entry's own backoff: once it is back, catch-up starts within this many seconds
+# and then runs at the platform's rate (issue 8 asks catch-up within 1.5 times that).
+MAX_PROBE_SECONDS = 10.0
+# How long a claim holds without renewal; renewed every LEASE_RENEW_SECONDS while the
+# dispatcher lives, and taken back by another one only once it has lapsed.
+LEASE_SECONDS = 60.0
+LEASE_RENEW_SECONDS = 5.0
 # Heads of lanes claimed at once; given back if the dispatcher stops before doing them.
 CLAIM_BATCH = 50
 
@@ -99,6 +110,28 @@ def _retry_after(headers: Any) -> float:
         return 1.0
 
 
+NOT_DONE_STATUSES = frozenset({502, 503, 504})
+
+
+def refused(error: BaseException) -> bool:
+    """The connection was refused: the request never reached the platform."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, ConnectionRefusedError | requests.exceptions.ConnectTimeout):
+            return True
+        if isinstance(current, requests.exceptions.ConnectionError) and "refused" in str(current):
+            return True
+        reason = getattr(current, "reason", None)
+        current = (
+            reason
+            if isinstance(reason, BaseException)
+            else current.__cause__ or current.__context__
+        )
+    return False
+
+
 class LookupFailed(Exception):
     """Twilio could not say whether an earlier attempt already sent a text."""
 
@@ -110,6 +143,11 @@ class Outcome:
     state: str  # done | retry | failed
     error: str | None = None
     delay: float = 0.0
+    # For a retry: the platform is failing (5xx, unreachable), so its channel or sender
+    # waits, not only this entry; and whether it surely did not do the work (no look-up
+    # is needed before the next try).
+    outage: bool = False
+    not_done: bool = False
     note: str | None = None  # said in the thread when the work is given up
     # What to store about the result, in the transaction that marks the work done.
     record: Callable[[Session], None] | None = None
@@ -149,6 +187,12 @@ class Dispatcher:
         self.twilio_pacer = Pacer(settings.TWILIO_SEGMENTS_PER_SECOND, 1, clock, window=True)
         self._threads: list[threading.Thread] = []
         self._loops: list[_Loop] = []
+        # Who holds this dispatcher's claims (host, process, instance).
+        self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lease = timedelta(seconds=LEASE_SECONDS)
+        # Failures in a row per pace key, for the probe's backoff.
+        self._failures: dict[str, int] = {}
+        self._failures_lock = threading.Lock()
         self._handlers: dict[str, Callable[[Work], Outcome]] = {
             conversations.POST_INBOUND: self._post_inbound,
             conversations.POST_NOTE: self._post_note,
@@ -160,13 +204,8 @@ class Dispatcher:
     # The loops.
 
     def start(self) -> None:
-        """Hand back work a crash left in flight, then run both loops in threads."""
-        with self.db.write() as session:
-            left = outbox.take_back_in_flight(
-                session=session, kinds=conversations.SLACK_KINDS | conversations.TWILIO_KINDS
-            )
-        for work in left:
-            log.warning("outbox.resumed", entry=work.id, kind=work.kind)
+        """Hand back work whose claim lapsed (a dead dispatcher's), then run both loops."""
+        self._take_back(conversations.SLACK_KINDS | conversations.TWILIO_KINDS)
         for name, kinds in (
             ("slack", conversations.SLACK_KINDS),
             ("twilio", conversations.TWILIO_KINDS),
@@ -190,10 +229,26 @@ class Dispatcher:
         self._threads.clear()
         self._loops.clear()
 
+    def _take_back(self, kinds: frozenset[str]) -> None:
+        with self.db.write() as session:
+            left = outbox.take_back_in_flight(session=session, kinds=kinds)
+        for work in left:
+            log.warning("outbox.resumed", entry=work.id, kind=work.kind)
+
+    def heartbeat(self, loop: _Loop) -> None:
+        """Renew this dispatcher's claims and take back lapsed ones (dead workers')."""
+        with self.db.write() as session:
+            outbox.renew_leases(session=session, owner=self.owner, lease=self.lease)
+        self._take_back(loop.kinds)
+
     def run(self, loop: _Loop) -> None:
         """Deliver work of the loop's kinds until stopped."""
+        beat = time.monotonic()
         while not self.stopping.is_set():
             try:
+                if time.monotonic() - beat >= LEASE_RENEW_SECONDS:
+                    beat = time.monotonic()
+                    self.heartbeat(loop)
                 did = self.run_once(loop)
             except Exception:  # the loop must outlive a database hiccup
                 log.exception("outbox.loop_failed")
@@ -242,7 +297,12 @@ class Dispatcher:
         if not paid:
             return 0
         with self.db.write() as session:
-            claimed = outbox.claim_many(session=session, entry_ids=[work.id for work, _ in paid])
+            claimed = outbox.claim_many(
+                session=session,
+                entry_ids=[work.id for work, _ in paid],
+                owner=self.owner,
+                lease=self.lease,
+            )
         started = 0
         for work, cost in paid:
             if work.id not in claimed:
@@ -314,7 +374,12 @@ class Dispatcher:
         return min(1.0, max(0.005, wait))
 
     def deliver(self, work: Work) -> Outcome:
-        """Do one claimed entry and record how it went."""
+        """Do one claimed entry and record how it went.
+
+        A transient failure spends no try: the entry is retried with backoff until
+        RETRY_BUDGET_HOURS after it was stored; only a permanent error, or the budget
+        running out, gives it up.
+        """
         structlog.contextvars.bind_contextvars(outbox_entry=work.id, kind=work.kind)
         try:
             outcome = self._handlers[work.kind](work)
@@ -323,21 +388,47 @@ class Dispatcher:
             outcome = Outcome("retry", error=repr(error), delay=backoff(work.attempts))
         finally:
             structlog.contextvars.unbind_contextvars("outbox_entry", "kind")
-        if outcome.state == "retry" and work.attempts >= self.settings.OUTBOX_MAX_ATTEMPTS:
-            outcome = Outcome(
-                "failed",
-                error=f"gave up after {work.attempts} attempts: {outcome.error}",
-                note=outcome.note,
-            )
-        self._record(work, outcome)
+        recovered = False
+        if outcome.state == "retry":
+            if outcome.outage:
+                self._pace_key_failed(work.pace_key)
+            deadline = work.created_at + timedelta(hours=self.settings.RETRY_BUDGET_HOURS)
+            if utcnow() + timedelta(seconds=outcome.delay) > deadline:
+                outcome = replace(
+                    outcome,
+                    state="failed",
+                    error=f"gave up after retrying for {self.settings.RETRY_BUDGET_HOURS:g} "
+                    f"hours ({work.attempts} attempts): {outcome.error}",
+                )
+        else:
+            recovered = self._pace_key_worked(work.pace_key)
+        self._record(work, outcome, recovered=recovered)
         return outcome
 
-    def _record(self, work: Work, outcome: Outcome) -> None:
+    def _pace_key_failed(self, pace_key: str) -> None:
+        """The platform failed for this channel or sender. One failure may be the
+        entry's own; from the second in a row on, all of its work is held back (one
+        probe at a time), for at most MAX_PROBE_SECONDS."""
+        with self._failures_lock:
+            failures = self._failures[pace_key] = self._failures.get(pace_key, 0) + 1
+        if failures >= 2:
+            seconds = min(MAX_PROBE_SECONDS, backoff(failures - 1))
+            self._pacer(pace_key).bucket(pace_key).pause(seconds)
+
+    def _pace_key_worked(self, pace_key: str) -> bool:
+        """True when the channel or sender had been failing (it is back)."""
+        with self._failures_lock:
+            return self._failures.pop(pace_key, 0) > 0
+
+    def _record(self, work: Work, outcome: Outcome, *, recovered: bool = False) -> None:
         with self.db.write() as session:
             if outcome.record is not None:
                 outcome.record(session)
             if outcome.state == "done":
                 outbox.mark_done(session=session, entry_id=work.id)
+                if recovered:
+                    again = outbox.due_again(session=session, pace_key=work.pace_key)
+                    log.info("outbox.recovered", pace_key=work.pace_key, entries=again)
             elif outcome.state == "retry":
                 log.info(
                     "outbox.retry",
@@ -350,6 +441,7 @@ class Dispatcher:
                     entry_id=work.id,
                     delay=timedelta(seconds=outcome.delay),
                     error=outcome.error or "",
+                    maybe_done=not outcome.not_done,
                 )
             else:
                 log.error("outbox.gave_up", entry=work.id, kind=work.kind, error=outcome.error)
@@ -394,15 +486,29 @@ class Dispatcher:
             code = error.response.get("error") if isinstance(error.response.data, dict) else None
             if status == 429:
                 return Outcome(
-                    "retry", error="slack 429", delay=_retry_after(error.response.headers)
+                    "retry",
+                    error="slack 429",
+                    delay=_retry_after(error.response.headers),
+                    not_done=True,
                 )
             if status >= 500 or code in SLACK_TRANSIENT:
                 return Outcome(
-                    "retry", error=f"slack {status} {code}", delay=backoff(work.attempts)
+                    "retry",
+                    error=f"slack {status} {code}",
+                    delay=backoff(work.attempts),
+                    outage=True,
+                    # A gateway's 502/503/504 never reached Slack's app; a 500 may have.
+                    not_done=status in NOT_DONE_STATUSES or status < 500,
                 )
             return Outcome("failed", error=f"slack said {code or status}")
-        # Connection refused, reset, timed out: Slack may be back in a moment.
-        return Outcome("retry", error=f"slack unreachable: {error!r}", delay=backoff(work.attempts))
+        # Refused: Slack never got it. Reset or timed out: it may have posted.
+        return Outcome(
+            "retry",
+            error=f"slack unreachable: {error!r}",
+            delay=backoff(work.attempts),
+            outage=True,
+            not_done=refused(error),
+        )
 
     def _post_inbound(self, work: Work) -> Outcome:
         with self.db.read() as session:
@@ -536,7 +642,10 @@ class Dispatcher:
             except LookupFailed as error:
                 # Sending blind could text the candidate twice: wait until Twilio answers.
                 return Outcome(
-                    "retry", error=f"look-up failed: {error}", delay=backoff(work.attempts)
+                    "retry",
+                    error=f"look-up failed: {error}",
+                    delay=backoff(work.attempts),
+                    outage=True,
                 )
             if found is not None:
                 self._record_sent(message_id, found)
@@ -553,7 +662,10 @@ class Dispatcher:
             return self._twilio_failure(work, view, error)
         except (OSError, requests.RequestException) as error:
             return Outcome(
-                "retry", error=f"twilio unreachable: {error!r}", delay=backoff(work.attempts)
+                "retry",
+                error=f"twilio unreachable: {error!r}",
+                delay=backoff(work.attempts),
+                outage=True,
             )
         self._record_sent(message_id, sent)
         log.info(
@@ -612,6 +724,7 @@ class Dispatcher:
                 "retry",
                 error=f"twilio {error.status} {code}",
                 delay=retry_after if retry_after is not None else backoff(work.attempts),
+                outage=error.status >= 500,
             )
         conversation = view.conversation
         with self.db.write() as session:

@@ -259,6 +259,16 @@ class FakeServer:
         if thread is not None:
             thread.join(timeout=5)
 
+    def refuse_connections(self) -> None:
+        """Close the listening socket: clients get "connection refused" (a platform that
+        is down) until `accept_connections`."""
+        self._port = self.port
+        self.stop()
+
+    def accept_connections(self) -> None:
+        """Listen again on the same port (the platform is back)."""
+        self.start()
+
     def serve_forever(self) -> None:
         """Run in the foreground (the fakes' `python -m` entry points)."""
         self.start()
