@@ -16,7 +16,6 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +28,8 @@ from sqlmodel import Session
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client as TwilioClient
 
+from bot.delivery import slack_lookup
+from bot.delivery.loops import NOT_DONE_STATUSES, Loop, refused, retry_after_seconds
 from bot.delivery.pacing import Pacer
 from bot.desk import runner as desk
 from bot.settings import Settings
@@ -57,83 +58,11 @@ LEASE_SECONDS = 60.0
 LEASE_RENEW_SECONDS = 5.0
 # Heads of lanes claimed at once; given back if the dispatcher stops before doing them.
 CLAIM_BATCH = 50
-
-
-# Calls in progress at once per platform: a hung call holds one, not the platform.
-POOL_SIZE = 8
 REACTIONS_PACE_KEY = "slack:reactions"
 
 
-class _Loop:
-    """One platform's loop: its kinds of work and the pool its calls run on."""
-
-    def __init__(self, name: str, kinds: frozenset[str], size: int = POOL_SIZE) -> None:
-        self.name = name
-        self.kinds = kinds
-        self.size = size
-        self.pool = ThreadPoolExecutor(max_workers=size, thread_name_prefix=f"outbox-{name}")
-        self._busy = 0
-        self._lock = threading.Lock()
-        # Set by each round: pace keys that must wait, and the soonest a bucket refills.
-        self.waiting: list[str] = []
-        self.pace_wait: float | None = None
-
-    def note_wait(self, seconds: float) -> None:
-        """A bucket will have what a skipped head needs in `seconds`."""
-        self.pace_wait = seconds if self.pace_wait is None else min(self.pace_wait, seconds)
-
-    def free(self) -> int:
-        """Calls that can start now."""
-        with self._lock:
-            return self.size - self._busy
-
-    def submit(self, target: Callable[[Work], None], work: Work) -> None:
-        with self._lock:
-            self._busy += 1
-
-        def run() -> None:
-            try:
-                target(work)
-            finally:
-                with self._lock:
-                    self._busy -= 1
-
-        self.pool.submit(run)
-
-
-def _retry_after(headers: Any) -> float:
-    """Seconds a 429 asked to wait (Retry-After), 1 when it did not say."""
-    value = headers.get("Retry-After") or headers.get("retry-after") if headers else None
-    try:
-        return max(0.0, float(value)) if value else 1.0
-    except ValueError:
-        return 1.0
-
-
-NOT_DONE_STATUSES = frozenset({502, 503, 504})
-
-
-def refused(error: BaseException) -> bool:
-    """The connection was refused: the request never reached the platform."""
-    seen: set[int] = set()
-    current: BaseException | None = error
-    while current is not None and id(current) not in seen:
-        seen.add(id(current))
-        if isinstance(current, ConnectionRefusedError | requests.exceptions.ConnectTimeout):
-            return True
-        if isinstance(current, requests.exceptions.ConnectionError) and "refused" in str(current):
-            return True
-        reason = getattr(current, "reason", None)
-        current = (
-            reason
-            if isinstance(reason, BaseException)
-            else current.__cause__ or current.__context__
-        )
-    return False
-
-
 class LookupFailed(Exception):
-    """Twilio could not say whether an earlier attempt already sent a text."""
+    """Slack or Twilio could not say whether an earlier attempt already did the work."""
 
 
 @dataclass(frozen=True)
@@ -182,11 +111,12 @@ class Dispatcher:
         self.wake = wake if wake is not None else threading.Event()
         self.stopping = threading.Event()
         self.slack_pacer = Pacer(settings.SLACK_POSTS_PER_SECOND, settings.SLACK_POST_BURST, clock)
-        # reactions.add is Tier 3: about 50 a minute.
+        # reactions.add is Tier 3: about 50 a minute; so are the look-ups.
         self.reaction_pacer = Pacer(0.8, 5, clock)
+        self.lookup_pacer = Pacer(0.8, 5, clock)
         self.twilio_pacer = Pacer(settings.TWILIO_SEGMENTS_PER_SECOND, 1, clock, window=True)
         self._threads: list[threading.Thread] = []
-        self._loops: list[_Loop] = []
+        self._loops: list[Loop] = []
         # Who holds this dispatcher's claims (host, process, instance).
         self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.lease = timedelta(seconds=LEASE_SECONDS)
@@ -210,7 +140,7 @@ class Dispatcher:
             ("slack", conversations.SLACK_KINDS),
             ("twilio", conversations.TWILIO_KINDS),
         ):
-            loop = _Loop(name, kinds)
+            loop = Loop(name, kinds)
             self._loops.append(loop)
             thread = threading.Thread(
                 target=self.run, args=(loop,), name=f"outbox-{name}", daemon=True
@@ -235,13 +165,13 @@ class Dispatcher:
         for work in left:
             log.warning("outbox.resumed", entry=work.id, kind=work.kind)
 
-    def heartbeat(self, loop: _Loop) -> None:
+    def heartbeat(self, loop: Loop) -> None:
         """Renew this dispatcher's claims and take back lapsed ones (dead workers')."""
         with self.db.write() as session:
             outbox.renew_leases(session=session, owner=self.owner, lease=self.lease)
         self._take_back(loop.kinds)
 
-    def run(self, loop: _Loop) -> None:
+    def run(self, loop: Loop) -> None:
         """Deliver work of the loop's kinds until stopped."""
         beat = time.monotonic()
         while not self.stopping.is_set():
@@ -257,7 +187,7 @@ class Dispatcher:
                 self.wake.wait(self._idle_seconds(loop))
                 self.wake.clear()
 
-    def run_once(self, loop: _Loop) -> int:
+    def run_once(self, loop: Loop) -> int:
         """Start every due head of lane whose rate allows it now; the number started.
 
         Heads whose Slack channel or Twilio sender must wait (its bucket is empty, or
@@ -331,7 +261,7 @@ class Dispatcher:
             return self.twilio_pacer
         return self.slack_pacer
 
-    def _waiting_pace_keys(self, loop: _Loop) -> dict[str, float]:
+    def _waiting_pace_keys(self, loop: Loop) -> dict[str, float]:
         """Channels or senders that cannot send now, and for how long."""
         pacers = (
             [self.twilio_pacer]
@@ -359,7 +289,7 @@ class Dispatcher:
             return 2.0 if view is not None and view.conversation.slack_thread_ts is None else 1.0
         return 1.0
 
-    def _idle_seconds(self, loop: _Loop) -> float:
+    def _idle_seconds(self, loop: Loop) -> float:
         """How long to sleep: until the next entry falls due or a bucket refills (new
         work and finished calls set `wake` sooner)."""
         if loop.free() <= 0:
@@ -477,7 +407,9 @@ class Dispatcher:
             return method(**kwargs)
         except SlackApiError as error:
             if error.response.status_code == 429:
-                self._pacer(pace_key).bucket(pace_key).pause(_retry_after(error.response.headers))
+                self._pacer(pace_key).bucket(pace_key).pause(
+                    retry_after_seconds(error.response.headers)
+                )
             raise
 
     def _slack_outcome(self, work: Work, error: Exception) -> Outcome:
@@ -488,7 +420,7 @@ class Dispatcher:
                 return Outcome(
                     "retry",
                     error="slack 429",
-                    delay=_retry_after(error.response.headers),
+                    delay=retry_after_seconds(error.response.headers),
                     not_done=True,
                 )
             if status >= 500 or code in SLACK_TRANSIENT:
@@ -510,25 +442,56 @@ class Dispatcher:
             not_done=refused(error),
         )
 
+    def _look_up(self, work: Work, channel: str, thread_ts: str | None, part: str) -> str | None:
+        """The ts of this entry's `part` if an earlier attempt posted it (see
+        slack_lookup); None when it did not, or when no attempt may have."""
+        if not work.maybe_done:
+            return None
+        self.lookup_pacer.bucket(channel).take(1)
+        try:
+            found = slack_lookup.find_post(
+                self.slack,
+                channel=channel,
+                thread_ts=thread_ts,
+                entry_id=work.id,
+                part=part,
+                since=work.created_at,
+            )
+        except (SlackApiError, OSError, requests.RequestException) as error:
+            raise LookupFailed(repr(error)) from error
+        if found is not None:
+            log.info("slack.found_after_unknown_outcome", entry=work.id, part=part)
+        return found
+
+    def _lookup_failed(self, work: Work, error: LookupFailed) -> Outcome:
+        # Posting blind could post twice: wait until Slack can say.
+        return Outcome(
+            "retry", error=f"look-up failed: {error}", delay=backoff(work.attempts), outage=True
+        )
+
     def _post_inbound(self, work: Work) -> Outcome:
         with self.db.read() as session:
             view = messages.view(session=session, message_id=work.payload["message_id"])
         if view is None:
             return Outcome("failed", error="message not found")
         conversation, candidate = view.conversation, view.candidate
+        channel = conversation.slack_channel
         try:
             thread_ts = conversation.slack_thread_ts
             if thread_ts is None:
-                card_text, card_blocks = cards.candidate_card(candidate, conversation)
-                response = self._slack_call(
-                    self.slack.chat_postMessage,
-                    work.pace_key,
-                    channel=conversation.slack_channel,
-                    text=card_text,
-                    blocks=card_blocks,
-                    unfurl_links=False,
-                )
-                thread_ts = response["ts"]
+                thread_ts = self._look_up(work, channel, None, "card")
+                if thread_ts is None:
+                    card_text, card_blocks = cards.candidate_card(candidate, conversation)
+                    response = self._slack_call(
+                        self.slack.chat_postMessage,
+                        work.pace_key,
+                        channel=channel,
+                        text=card_text,
+                        blocks=card_blocks,
+                        unfurl_links=False,
+                        metadata=slack_lookup.metadata(work.id, "card"),
+                    )
+                    thread_ts = response["ts"]
                 with self.db.write() as session:
                     messages.set_thread(
                         session=session,
@@ -536,22 +499,28 @@ class Dispatcher:
                         thread_ts=thread_ts,
                     )
                 log.info("slack.thread_opened", conversation=conversation.id)
-            text, blocks = cards.inbound_text(view.message)
-            response = self._slack_call(
-                self.slack.chat_postMessage,
-                work.pace_key,
-                channel=conversation.slack_channel,
-                thread_ts=thread_ts,
-                text=text,
-                blocks=blocks,
-                username=cards.display_name(candidate),
-                icon_emoji=":iphone:",
-                unfurl_links=False,
-            )
+            slack_ts = self._look_up(work, channel, thread_ts, "text")
+            if slack_ts is None:
+                text, blocks = cards.inbound_text(view.message)
+                response = self._slack_call(
+                    self.slack.chat_postMessage,
+                    work.pace_key,
+                    channel=channel,
+                    thread_ts=thread_ts,
+                    text=text,
+                    blocks=blocks,
+                    username=cards.display_name(candidate),
+                    icon_emoji=":iphone:",
+                    unfurl_links=False,
+                    metadata=slack_lookup.metadata(work.id, "text"),
+                )
+                slack_ts = response["ts"]
+        except LookupFailed as error:
+            return self._lookup_failed(work, error)
         except (SlackApiError, OSError, requests.RequestException) as error:
             return self._slack_outcome(work, error)
         log.info("slack.posted", conversation=conversation.id, message=view.message.id)
-        message_id, slack_ts = view.message.id, response["ts"]
+        message_id = view.message.id
         return Outcome(
             "done",
             record=lambda session: messages.set_slack_ts(
@@ -571,15 +540,20 @@ class Dispatcher:
         conversation = found[0]
         if conversation.slack_thread_ts is None:
             return Outcome("failed", error="the conversation has no Slack thread")
+        channel, thread_ts = conversation.slack_channel, conversation.slack_thread_ts
         try:
-            self._slack_call(
-                self.slack.chat_postMessage,
-                work.pace_key,
-                channel=conversation.slack_channel,
-                thread_ts=conversation.slack_thread_ts,
-                text=cards.note(work.payload["text"]),
-                unfurl_links=False,
-            )
+            if self._look_up(work, channel, thread_ts, "note") is None:
+                self._slack_call(
+                    self.slack.chat_postMessage,
+                    work.pace_key,
+                    channel=channel,
+                    thread_ts=thread_ts,
+                    text=cards.note(work.payload["text"]),
+                    unfurl_links=False,
+                    metadata=slack_lookup.metadata(work.id, "note"),
+                )
+        except LookupFailed as error:
+            return self._lookup_failed(work, error)
         except (SlackApiError, OSError, requests.RequestException) as error:
             return self._slack_outcome(work, error)
         return DONE
