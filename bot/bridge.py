@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
+from sqlmodel import Session
 
 from bot.desk import hooks as desk_hooks
 from bot.settings import Settings
@@ -142,35 +143,42 @@ def receive_status(db: Database, params: Mapping[str, str]) -> messages.StatusCh
         raise MalformedWebhook("ErrorCode is not a number") from error
     with db.write() as session:
         change = messages.apply_status(
-            session=session, sid=sid, status=status, error_code=error_code
+            session=session, sid=sid, status=status, error_code=error_code, keep_early=True
         )
         if change is None:
             return None
-        reaction = STATUS_REACTIONS.get(status)
-        if reaction and change.slack_ts:
-            conversations.add_reaction(
-                session=session,
-                conversation_id=change.conversation_id,
-                channel=change.channel,
-                slack_ts=change.slack_ts,
-                name=reaction,
-            )
-        if status in messages.FAILED_STATUSES:
-            if error_code == twilio_errors.OPTED_OUT:
-                messages.opt_out(
-                    session=session,
-                    candidate_id=change.candidate_id,
-                    source="carrier",
-                    reason="Twilio error 21610",
-                )
-            conversations.add_note(
-                session=session,
-                conversation_id=change.conversation_id,
-                channel=change.channel,
-                text=f"Not delivered: Twilio error {error_code} "
-                f"({twilio_errors.explain(error_code)}).",
-            )
+        after_status(session, change)
     return change
+
+
+def after_status(session: Session, change: messages.StatusChange) -> None:
+    """What a status that moved a message forward does: a reaction on the teammate's
+    Slack message, and for a failure a note (and an opt-out for Twilio error 21610).
+    Also run for statuses kept because they arrived before the SID was recorded."""
+    status, error_code = change.status, change.error_code
+    reaction = STATUS_REACTIONS.get(status)
+    if reaction and change.slack_ts:
+        conversations.add_reaction(
+            session=session,
+            conversation_id=change.conversation_id,
+            channel=change.channel,
+            slack_ts=change.slack_ts,
+            name=reaction,
+        )
+    if status in messages.FAILED_STATUSES:
+        if error_code == twilio_errors.OPTED_OUT:
+            messages.opt_out(
+                session=session,
+                candidate_id=change.candidate_id,
+                source="carrier",
+                reason="Twilio error 21610",
+            )
+        conversations.add_note(
+            session=session,
+            conversation_id=change.conversation_id,
+            channel=change.channel,
+            text=f"Not delivered: Twilio error {error_code} ({twilio_errors.explain(error_code)}).",
+        )
 
 
 def is_teammate_thread_message(event: Mapping[str, Any], bot_user_id: str | None) -> bool:

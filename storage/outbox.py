@@ -48,6 +48,9 @@ def order_key_at(moment: datetime) -> str:
 
 
 _INSERT = _outbox.insert()
+# How long a teammate's reply waits before it is due, so that one written just before
+# it but stored just after (events are handled concurrently) still goes first.
+REPLY_SETTLE = timedelta(milliseconds=300)
 
 
 def row(

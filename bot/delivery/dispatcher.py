@@ -28,6 +28,7 @@ from sqlmodel import Session
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client as TwilioClient
 
+from bot import bridge
 from bot.delivery import slack_lookup
 from bot.delivery.loops import NOT_DONE_STATUSES, Loop, refused, retry_after_seconds
 from bot.delivery.pacing import Pacer
@@ -611,7 +612,10 @@ class Dispatcher:
             # An earlier attempt may have reached Twilio before a crash or a timeout.
             try:
                 found = self._find_sent(
-                    message.body, candidate.phone, conversation.team_number, message.created_at
+                    message.body,
+                    candidate.phone,
+                    conversation.team_number,
+                    message.sending_since or message.created_at,
                 )
             except LookupFailed as error:
                 # Sending blind could text the candidate twice: wait until Twilio answers.
@@ -662,28 +666,42 @@ class Dispatcher:
         return args
 
     def _find_sent(self, body: str, to: str, team_number: str, since: datetime) -> Any:
+        """The message an earlier attempt created at Twilio, if one did: same To, From
+        and body, created after the first attempt began (`since`, less a second for
+        Twilio's whole-second dates and clocks), and not already recorded for another
+        of caretbot's texts (the same "Thanks!" twice). The earliest such, else None."""
         try:
-            candidates = self.twilio.messages.list(
-                to=to,
-                from_=team_number or None,
-                date_sent_after=since - timedelta(days=1),
-                limit=50,
+            # Newest first; no DateSent filter: a queued message has no date_sent yet.
+            listed = self.twilio.messages.list(
+                to=to, from_=team_number or None, limit=50, page_size=50
             )
         # A failed list raises the base TwilioException ("Unable to fetch page").
         except (TwilioException, OSError, requests.RequestException) as error:
             raise LookupFailed(repr(error)) from error
-        return next((m for m in candidates if m.body == body), None)
+        threshold = since.replace(microsecond=0) - timedelta(seconds=1)
+        matches = [
+            m
+            for m in listed
+            if m.body == body and m.date_created is not None and m.date_created >= threshold
+        ]
+        with self.db.read() as session:
+            known = messages.recorded_sids(session=session, sids=[m.sid for m in matches])
+        fresh = [m for m in matches if m.sid not in known]
+        return min(fresh, key=lambda m: m.date_created) if fresh else None
 
     def _record_sent(self, message_id: int, sent: Any) -> None:
         segments = int(sent.num_segments) if sent.num_segments else None
         with self.db.write() as session:
-            messages.record_sent(
+            early = messages.record_sent(
                 session=session,
                 message_id=message_id,
                 sid=sent.sid,
                 status=sent.status or "queued",
                 segments=segments,
             )
+            for change in early:  # status callbacks that beat the create's answer
+                bridge.after_status(session, change)
+                log.info("sms.status", message=message_id, status=change.status, early=True)
 
     def _twilio_failure(
         self, work: Work, view: messages.MessageView, error: TwilioRestException

@@ -201,6 +201,7 @@ class _Hold:
     remaining: int
     seconds: float
     release: threading.Event
+    after_create: bool = False
 
 
 @dataclass
@@ -338,20 +339,33 @@ class FakeTwilio(FakeServer):
             self._fail_next.append(_Fault(status, code, message, retry_after, times))
 
     def hold_next(
-        self, *, to: str | None = None, times: int = 1, seconds: float = 30.0
+        self,
+        *,
+        to: str | None = None,
+        times: int = 1,
+        seconds: float = 30.0,
+        after_create: bool = False,
     ) -> threading.Event:
         """Make the next `times` creates (to `to`, or any) hang before answering, until
         the returned event is set or `seconds` pass; then they are served as usual (a
         slow or stuck Twilio call). A client that gave up meanwhile never sees the
-        answer, though the message was created."""
+        answer, though the message was created. `after_create`: the message exists
+        (and its status callbacks can be sent) while the answer is held."""
         release = threading.Event()
         with self._lock:
-            self._holds.append(_Hold(to, times, seconds, release))
+            self._holds.append(_Hold(to, times, seconds, release, after_create))
         return release
 
-    def _hold(self, to: str | None) -> None:
+    def _hold(self, to: str | None, after_create: bool = False) -> None:
         with self._lock:
-            hold = next((h for h in self._holds if h.to in (None, to) and h.remaining), None)
+            hold = next(
+                (
+                    h
+                    for h in self._holds
+                    if h.to in (None, to) and h.remaining and h.after_create == after_create
+                ),
+                None,
+            )
             if hold is None:
                 return
             hold.remaining -= 1
@@ -605,8 +619,10 @@ class FakeTwilio(FakeServer):
             params = request.form() if request.method == "POST" else request.query
             self._authenticate(request, match["account"])
             if kind == "create":
-                self._hold((params.get("To") or [""])[-1] or None)
+                to = (params.get("To") or [""])[-1] or None
+                self._hold(to)
                 status, payload = 201, self._create(params)
+                self._hold(to, after_create=True)
             elif kind == "list":
                 status, payload = 200, self._list(params, request)
             elif kind == "fetch":
