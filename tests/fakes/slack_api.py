@@ -396,6 +396,23 @@ class FakeSlack(FakeServer):
         if request.path == "/_fake/reset" and request.method == "POST":
             self.reset()
             return Response.json({"ok": True})
+        if request.path == "/_fake/outage" and request.method == "POST":
+            # {"status": 503} fails every call with that status until {"status": null}.
+            status = (request.json() or {}).get("status")
+            with self._lock:
+                self._faults.pop("*", None)
+                if status:
+                    self._faults["*"] = deque(
+                        [_Fault(int(status), "service_unavailable", None, 1 << 62)]
+                    )
+            return Response.json({"ok": True})
+        if request.path == "/_fake/posts":
+            with self._lock:
+                posts = [
+                    {"channel": p.channel, "ts": p.ts, "thread_ts": p.thread_ts, "text": p.text}
+                    for p in self._posts
+                ]
+            return Response.json({"posts": posts})
         if request.path.startswith("/upload/"):
             return self._receive_upload(request)
         if request.path.startswith("/files-pri/"):
