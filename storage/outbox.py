@@ -333,6 +333,45 @@ def backlog(*, session: Session) -> int:
     )
 
 
+@dataclass(frozen=True)
+class PlatformState:
+    """How delivery to one platform stands (for /healthz and `caretbot outbox`)."""
+
+    last_success_at: datetime | None
+    last_error: str | None  # the latest error of work still waiting or given up
+    last_error_at: datetime | None
+    backlog: int  # pending or in flight
+    oldest_at: datetime | None  # when the oldest waiting entry was stored
+
+
+def platform_state(*, session: Session, kinds: frozenset[str]) -> PlatformState:
+    """The last success, the last error, the backlog and its oldest entry, for the
+    work of these kinds (conversations.SLACK_KINDS or TWILIO_KINDS)."""
+    connection = session.connection()
+    of_kinds = _outbox.c.kind.in_(sorted(kinds))
+    last_success = connection.execute(
+        sa.select(sa.func.max(_outbox.c.updated_at)).where(of_kinds, _outbox.c.state == "done")
+    ).scalar()
+    error = connection.execute(
+        sa.select(_outbox.c.last_error, _outbox.c.updated_at)
+        .where(of_kinds, _outbox.c.last_error.is_not(None), _outbox.c.state != "done")
+        .order_by(_outbox.c.updated_at.desc())
+        .limit(1)
+    ).first()
+    backlog, oldest = connection.execute(
+        sa.select(sa.func.count(), sa.func.min(_outbox.c.created_at)).where(
+            of_kinds, _outbox.c.state.in_(("pending", "in_flight"))
+        )
+    ).one()
+    return PlatformState(
+        last_success_at=last_success,
+        last_error=error.last_error if error else None,
+        last_error_at=error.updated_at if error else None,
+        backlog=int(backlog),
+        oldest_at=oldest,
+    )
+
+
 def entries(*, session: Session, state: str | None = None) -> list[Work]:
     """Every entry (in a state), oldest first: for tests and `caretbot outbox`."""
     query = sa.select(_outbox).order_by(_outbox.c.id)

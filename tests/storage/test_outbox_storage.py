@@ -260,3 +260,28 @@ def test_due_again_brings_a_channels_waiting_retries_forward(database: Database)
     with database.write() as session:
         assert outbox.due_again(session=session, pace_key="slack:C1") == 2
     assert [w.payload["n"] for w in heads(database)] == [1, 2]
+
+
+def test_platform_state_gives_the_last_success_the_last_error_and_the_backlog(
+    database: Database,
+):
+    add(database, "thread:1", 1)
+    add(database, "thread:2", 2)
+    add(database, "sms:1", 3, kind="twilio.send")
+    first, second, _sms = heads(database)
+    for work in (first, second):
+        assert claim(database, work.id)
+    with database.write() as session:
+        outbox.mark_done(session=session, entry_id=first.id)
+        outbox.retry_later(
+            session=session, entry_id=second.id, delay=timedelta(seconds=30), error="slack 503"
+        )
+
+    with database.read() as session:
+        slack = outbox.platform_state(session=session, kinds=SLACK)
+        sms = outbox.platform_state(session=session, kinds=SMS)
+
+    assert slack.last_success_at is not None and slack.last_error == "slack 503"
+    assert slack.last_error_at is not None and slack.backlog == 1
+    assert slack.oldest_at == second.created_at
+    assert (sms.last_success_at, sms.last_error, sms.backlog) == (None, None, 1)
