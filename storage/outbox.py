@@ -238,6 +238,16 @@ def release(*, session: Session, entry_ids: list[int]) -> None:
         )
 
 
+def release_owned(*, session: Session, owner: str) -> int:
+    """Give back every entry `owner` still holds (it stops before starting them)."""
+    result = session.connection().execute(
+        _outbox.update()
+        .where(_outbox.c.owner == owner, _outbox.c.state == "in_flight")
+        .values(state="pending", attempts=_outbox.c.attempts - 1, owner=None, lease_until=None)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+
 def mark_done(*, session: Session, entry_id: int) -> None:
     """The work reached its platform."""
     session.connection().execute(

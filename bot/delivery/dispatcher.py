@@ -159,6 +159,12 @@ class Dispatcher:
             loop.pool.shutdown(wait=True, cancel_futures=True)
         self._threads.clear()
         self._loops.clear()
+        # Claimed but never started: back to pending now, not after the lease.
+        try:
+            with self.db.write() as session:
+                outbox.release_owned(session=session, owner=self.owner)
+        except Exception:  # the database is gone: the lease runs out instead
+            log.exception("outbox.release_failed")
 
     def _take_back(self, kinds: frozenset[str]) -> None:
         with self.db.write() as session:

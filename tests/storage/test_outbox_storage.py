@@ -285,3 +285,17 @@ def test_platform_state_gives_the_last_success_the_last_error_and_the_backlog(
     assert slack.last_error_at is not None and slack.backlog == 1
     assert slack.oldest_at == second.created_at
     assert (sms.last_success_at, sms.last_error, sms.backlog) == (None, None, 1)
+
+
+def test_release_owned_gives_back_only_that_owners_claims(database: Database):
+    add(database, "thread:1", 1)
+    add(database, "thread:2", 2)
+    first, second = heads(database)
+    with database.write() as session:
+        outbox.claim(session=session, entry_id=first.id, owner="me", lease=timedelta(seconds=60))
+        outbox.claim(
+            session=session, entry_id=second.id, owner="other", lease=timedelta(seconds=60)
+        )
+        assert outbox.release_owned(session=session, owner="me") == 1
+    (again,) = heads(database)
+    assert again.id == first.id and again.attempts == 0
