@@ -304,8 +304,10 @@ class Dispatcher:
         with self.db.read() as session:
             due = outbox.next_due_at(session=session, kinds=loop.kinds, skip_pace_keys=loop.waiting)
         wait = 1.0 if due is None else (due - utcnow()).total_seconds()
-        if wait <= 0:  # due, but its bucket is short of tokens
-            wait = loop.pace_wait if loop.pace_wait is not None else 0.01
+        if wait <= 0:
+            # Due, but its bucket is short of tokens, or its lane waits for a call in
+            # progress (whose end sets `wake`).
+            wait = loop.pace_wait if loop.pace_wait is not None else 0.25
         if loop.pace_wait is not None:
             wait = min(wait, loop.pace_wait)
         return min(1.0, max(0.005, wait))
