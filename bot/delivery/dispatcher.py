@@ -148,11 +148,25 @@ class Dispatcher:
             )
             thread.start()
             self._threads.append(thread)
+        forward = threading.Thread(target=self._forward_wakes, name="outbox-wake", daemon=True)
+        forward.start()
+        self._threads.append(forward)
+
+    def _forward_wakes(self) -> None:
+        """Pass `wake` (set by whoever stores work, maybe in another process) to every
+        loop, so that one loop clearing it never swallows another's wake-up."""
+        while not self.stopping.is_set():
+            if self.wake.wait(1.0):
+                self.wake.clear()
+                for loop in self._loops:
+                    loop.kick.set()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Finish the calls in hand (bounded by the clients' timeouts) and stop."""
         self.stopping.set()
         self.wake.set()
+        for loop in self._loops:
+            loop.kick.set()
         for thread in self._threads:
             thread.join(timeout)
         for loop in self._loops:
@@ -191,8 +205,8 @@ class Dispatcher:
                 log.exception("outbox.loop_failed")
                 did = 0
             if not did:
-                self.wake.wait(self._idle_seconds(loop))
-                self.wake.clear()
+                loop.kick.wait(self._idle_seconds(loop))
+                loop.kick.clear()
 
     def run_once(self, loop: Loop) -> int:
         """Start every due head of lane whose rate allows it now; the number started.
@@ -219,9 +233,16 @@ class Dispatcher:
                 skip_pace_keys=loop.waiting,
             )
         paid: list[tuple[Work, float]] = []
+        started_keys: set[str] = set()
         for work in heads:
             if len(paid) >= free:
                 break
+            if loop.name == "slack" and (
+                work.pace_key in started_keys or loop.busy_with(work.pace_key)
+            ):
+                # One call at a time per channel: calls reach Slack spaced as their
+                # tokens were taken (Slack allows about one post a second per channel).
+                continue
             bucket = self._pacer(work.pace_key).bucket(work.pace_key)
             if bucket.paused_for() > 0:
                 loop.note_wait(bucket.paused_for())
@@ -229,6 +250,7 @@ class Dispatcher:
             cost = self._cost(work)
             if bucket.try_take(cost):
                 paid.append((work, cost))
+                started_keys.add(work.pace_key)
             else:
                 loop.note_wait(bucket.wait_time(cost))
         if not paid:
@@ -258,8 +280,6 @@ class Dispatcher:
             self.deliver(work)
         except Exception:  # recording failed (database down): the entry stays in flight
             log.exception("outbox.record_failed", entry=work.id)
-        finally:
-            self.wake.set()
 
     def _pacer(self, pace_key: str) -> Pacer:
         if pace_key == REACTIONS_PACE_KEY:
@@ -298,15 +318,15 @@ class Dispatcher:
 
     def _idle_seconds(self, loop: Loop) -> float:
         """How long to sleep: until the next entry falls due or a bucket refills (new
-        work and finished calls set `wake` sooner)."""
+        work and finished calls kick the loop sooner)."""
         if loop.free() <= 0:
             return 0.25
         with self.db.read() as session:
             due = outbox.next_due_at(session=session, kinds=loop.kinds, skip_pace_keys=loop.waiting)
         wait = 1.0 if due is None else (due - utcnow()).total_seconds()
         if wait <= 0:
-            # Due, but its bucket is short of tokens, or its lane waits for a call in
-            # progress (whose end sets `wake`).
+            # Due, but its bucket is short of tokens, or it waits for a call in
+            # progress (whose end kicks the loop).
             wait = loop.pace_wait if loop.pace_wait is not None else 0.25
         if loop.pace_wait is not None:
             wait = min(wait, loop.pace_wait)

@@ -32,6 +32,10 @@ class Loop:
         # Set by each round: pace keys that must wait, and the soonest a bucket refills.
         self.waiting: list[str] = []
         self.pace_wait: float | None = None
+        # Set when there may be work for this loop (new work stored, a call finished).
+        self.kick = threading.Event()
+        # Pace keys with a call in progress, and how many.
+        self.in_progress: dict[str, int] = {}
 
     def note_wait(self, seconds: float) -> None:
         """A bucket will have what a skipped head needs in `seconds`."""
@@ -42,10 +46,17 @@ class Loop:
         with self._lock:
             return self.size - self._busy
 
+    def busy_with(self, pace_key: str) -> bool:
+        """A call for this channel or sender is in progress."""
+        with self._lock:
+            return self.in_progress.get(pace_key, 0) > 0
+
     def submit(self, target: Callable[[Work], None], work: Work) -> None:
-        """Run `target(work)` on the pool; it counts as busy until it returns."""
+        """Run `target(work)` on the pool; it counts as busy until it returns, and its
+        end kicks the loop."""
         with self._lock:
             self._busy += 1
+            self.in_progress[work.pace_key] = self.in_progress.get(work.pace_key, 0) + 1
 
         def run() -> None:
             try:
@@ -53,6 +64,10 @@ class Loop:
             finally:
                 with self._lock:
                     self._busy -= 1
+                    left = self.in_progress.pop(work.pace_key, 1) - 1
+                    if left:
+                        self.in_progress[work.pace_key] = left
+                self.kick.set()
 
         self.pool.submit(run)
 
