@@ -150,12 +150,14 @@ class SlackFake:
 
 
 def worker_pid(server_pid: int) -> int | None:
-    """The `serve` process's worker child, found through /proc."""
+    """The `serve` process's worker child (spawned by multiprocessing; not its resource
+    tracker), found through /proc."""
     try:
         for task in Path(f"/proc/{server_pid}/task").iterdir():
-            children = (task / "children").read_text().split()
-            for child in children:
-                return int(child)
+            for child in (task / "children").read_text().split():
+                command = Path(f"/proc/{child}/cmdline").read_bytes().replace(b"\0", b" ")
+                if b"spawn_main" in command:
+                    return int(child)
     except OSError:
         return None
     return None
