@@ -32,7 +32,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.fakes.signing import inbound_sms_params, twilio_signature  # noqa: E402
+from bot.sandbox.signing import inbound_sms_params, twilio_signature  # noqa: E402
 
 AUTH_TOKEN = "bench-auth-token-0123456789abcdef"
 ACCOUNT_SID = "AC" + "b" * 32
@@ -185,7 +185,7 @@ def main() -> None:
         [
             sys.executable,
             "-m",
-            "tests.fakes.slack_api",
+            "bot.sandbox.slack_api",
             "--port",
             str(slack_port),
             "--rate",

@@ -25,7 +25,7 @@ from grammar.command_types import (
     Unclaim,
     command_to_json,
 )
-from grammar.commands import is_caret_line, parse_command
+from grammar.commands import MessagePart, is_caret_line, parse_command, split_message
 from grammar.errors import CommandError
 from grammar.statuses import APPLY_STATUSES, canonical_status
 from grammar.when import describe_local, parse_when
@@ -47,6 +47,7 @@ __all__ = [
     "Invite",
     "ListAdd",
     "ListRemove",
+    "MessagePart",
     "Note",
     "Open",
     "OptIn",
@@ -63,4 +64,5 @@ __all__ = [
     "is_caret_line",
     "parse_command",
     "parse_when",
+    "split_message",
 ]

@@ -42,7 +42,9 @@ _WHEN_DETAILS = (
     "A bare time is today; a weekday is the nearest one, today included (next monday skips "
     "today); a date without a year is the nearest one from today on. A time already past "
     "is refused. The longest leading part that reads as a time is the time, the rest is "
-    "the text."
+    "the text.\n"
+    "An ISO time with Z or an offset (2026-12-01T09:00Z, 2026-12-01T09:00+02:00) is that "
+    "instant, whatever your time zone."
 )
 
 _DELIVER_DETAILS = (

@@ -8,11 +8,12 @@ as a time is the time, what follows is the text.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
 import re
 from datetime import datetime
-from typing import cast
+from typing import Literal, cast
 from zoneinfo import ZoneInfo
 
 from lark import Lark, Token, Transformer, UnexpectedInput, v_args
@@ -42,9 +43,10 @@ from grammar.command_types import (
     Unassign,
     Unclaim,
     mailto_address,
-    mention_id,
+    user_ref,
 )
 from grammar.errors import CommandError, Refusal
+from grammar.slack_text import decode_entities
 from grammar.statuses import APPLY_STATUSES, canonical_status
 from grammar.when import describe_local, read_when, resolve_when
 
@@ -61,6 +63,58 @@ def is_caret_line(text: str) -> bool:
     from ever being texted to the candidate.
     """
     return text.lstrip().startswith("^")
+
+
+# Commands whose last argument is free text: the lines after one of them, up to a blank
+# line or the next caret line, are more of that text, so a two-line ^note stays a note
+# and is never texted.
+MULTILINE_COMMANDS = frozenset({"at", "note", "deliver", "opt-out", "opt-in"})
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class MessagePart:
+    """A piece of a teammate's message: ``command`` (a caret line, with its continuation
+    lines) or ``text`` (every other line of the message, together: one text)."""
+
+    kind: Literal["command", "text"]
+    text: str
+
+
+def split_message(text: str) -> list[MessagePart]:
+    """A thread message's caret commands and its text to send, in message order.
+
+    A line that starts with ``^`` (after blanks) is a command wherever it is in the
+    message, and never texted; the other lines are the text, joined in their order,
+    placed where its first line was. Continuation lines belong to the command before
+    them only after ^at, ^note, ^deliver, ^opt-out and ^opt-in (MULTILINE_COMMANDS).
+    A message with no non-blank text line has no text part.
+    """
+    lines = text.split("\n")
+    parts: list[MessagePart] = []
+    texted: list[str] = []
+    text_at: int | None = None
+    index = 0
+    while index < len(lines):
+        line = lines[index]
+        index += 1
+        if not is_caret_line(line):
+            if text_at is None and line.strip():
+                text_at = len(parts)
+            if text_at is not None:
+                texted.append(line)
+            continue
+        block = [line]
+        head = _HEAD.match(line)
+        word = (head.group(1) or "").lower() if head else ""
+        if word in MULTILINE_COMMANDS:
+            while index < len(lines) and lines[index].strip() and not is_caret_line(lines[index]):
+                block.append(lines[index])
+                index += 1
+        parts.append(MessagePart("command", "\n".join(block)))
+    body = "\n".join(texted).strip()
+    if text_at is not None and body:
+        parts.insert(text_at, MessagePart("text", body))
+    return parts
 
 
 class _AtDraft:
@@ -96,10 +150,10 @@ class _Build(Transformer[Token, "Command | _AtDraft"]):
         return command
 
     def assign(self, *users: Token) -> Assign:
-        return Assign(tuple(dict.fromkeys(mention_id(user) for user in users)))
+        return Assign(tuple(dict.fromkeys(user_ref(user) for user in users)))
 
     def unassign(self, *users: Token) -> Unassign:
-        return Unassign(tuple(dict.fromkeys(mention_id(user) for user in users)))
+        return Unassign(tuple(dict.fromkeys(user_ref(user) for user in users)))
 
     def claim(self) -> Claim:
         return Claim()
@@ -136,14 +190,14 @@ class _Build(Transformer[Token, "Command | _AtDraft"]):
 
     def invite(self, target: Token) -> Invite:
         if target.type == "USER":
-            return Invite(user=mention_id(target))
+            return Invite(user=user_ref(target))
         return Invite(email=mailto_address(target))
 
     def deliver(
         self, user: Token, status: Token | None, stars: Token | None, summary: Token | None
     ) -> Deliver:
         return Deliver(
-            user=mention_id(user),
+            user=user_ref(user),
             status=canonical_status(status) if status is not None else None,
             stars=_stars(stars) if stars is not None else None,
             summary=_text(summary) if summary is not None else None,
@@ -226,7 +280,7 @@ def command_parser() -> Lark:
     )
 
 
-_MENTION = "a Slack @mention (pick the person from Slack's @ list, so it arrives as <@U123>)"
+_MENTION = "a person: a Slack @mention picked from Slack's @ list, or @name"
 
 # match_examples labels: the same missing or wrong token means different things after
 # different commands, and a bad example reads better than a terminal's name.
@@ -345,6 +399,9 @@ def _resolve_at(text: str, rest: Token | None, now: datetime, tz: ZoneInfo) -> A
 def parse_command(text: str, *, now: datetime, tz: str | ZoneInfo) -> Command:
     """Parse one caret command line; ``now`` (aware) and ``tz`` resolve ^at's time.
 
+    Slack's entities (``&amp;`` ``&lt;`` ``&gt;``) are decoded first, for every command;
+    mentions (``<@U123>``) and e-mails stay Slack's markup for the grammar.
+
     ``tz`` is the issuer's Slack time zone (an IANA name or a ZoneInfo). Any bad text
     raises CommandError and nothing else; a naive ``now`` or an unknown ``tz`` is the
     caller's mistake and raises ValueError or ZoneInfoNotFoundError.
@@ -352,6 +409,8 @@ def parse_command(text: str, *, now: datetime, tz: str | ZoneInfo) -> Command:
     if now.tzinfo is None:
         raise ValueError("now must be timezone-aware")
     zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+    # Slack sends & < > as entities: every command and argument reads the characters.
+    text = decode_entities(text)
     head = _HEAD.match(text)
     if head is None or not text.strip():
         start = len(text) - len(text.lstrip())

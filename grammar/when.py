@@ -15,7 +15,9 @@ issuer's time zone. Rules where people disagree (fixed here, listed in ^help at)
   the same wall-clock time (``+1d`` across a DST change is still 9am);
 - a wall time that does not exist (a DST gap) moves forward by the gap, 02:30 -> 03:30,
   and one that happens twice (a DST fold) is the first of the two;
-- a time more than a year ahead is refused as a likely typo.
+- a time more than a year ahead is refused as a likely typo;
+- an ISO 8601 time with ``Z`` or an offset (``2026-12-01T09:00Z``, ``...+02:00``,
+  ``...-0500``) is that instant, whatever the issuer's zone (RFC 3339 section 5.6).
 """
 
 from __future__ import annotations
@@ -98,7 +100,15 @@ class Offset:
     elapsed: timedelta = timedelta()
 
 
-When = Moment | Offset
+@dataclasses.dataclass(frozen=True, slots=True)
+class Instant:
+    """An ISO 8601 time with a zone (``2026-12-01T09:00Z``, ``...+02:00``): that
+    instant in UTC, whatever the issuer's time zone."""
+
+    moment: datetime
+
+
+When = Moment | Offset | Instant
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -204,6 +214,30 @@ class _Understand(Transformer[Token, When]):
         on = self.iso_date(Token("ISO_DATE", day, token.start_pos))
         at = self.twenty_four(Token("HHMM", clock, (token.start_pos or 0) + len(day) + 1))
         return Moment(at, on)
+
+    def iso_instant(self, token: Token) -> Instant:
+        text = re.sub(r"\s+", "T", str(token).upper())
+        if text.endswith("Z"):
+            text = text[:-1] + "+00:00"
+        zone = re.search(r"[+-](\d{2}):?(\d{2})?$", text)
+        assert zone is not None  # the terminal requires one
+        hours, minutes = int(zone[1]), int(zone[2] or 0)
+        if hours > 23 or minutes > 59:
+            raise Refusal(
+                (token.start_pos or 0) + zone.start(),
+                f"{zone[0]} is not a UTC offset",
+                expected="Z or an offset from -23:59 to +23:59, like +02:00 or -0500",
+            )
+        iso = f"{text[: zone.start()]}{zone[0][0]}{hours:02d}:{minutes:02d}"
+        try:
+            moment = datetime.fromisoformat(iso)
+        except ValueError:
+            raise Refusal(
+                token.start_pos,
+                f"{token} is not a date and time",
+                expected="a time as YYYY-MM-DDTHH:MM with Z or an offset, like 2026-12-01T09:00Z",
+            ) from None
+        return Instant(moment.astimezone(UTC))
 
     def span(self, amount: Token, unit: Token) -> Offset:
         count = 1 if amount.type == "A_AN" else _number(amount, 999_999)
@@ -379,7 +413,9 @@ def resolve_when(when: When, *, now: datetime, tz: str | ZoneInfo, said: str = "
     said = said.strip() or "that"
     note = ""
     try:
-        if isinstance(when, Offset) and not when.days:
+        if isinstance(when, Instant):
+            moment = when.moment  # already an instant: the issuer's zone does not apply
+        elif isinstance(when, Offset) and not when.days:
             moment = now.astimezone(UTC) + when.elapsed  # elapsed time: no wall clock
         elif isinstance(when, Offset):
             wall = local_now.replace(tzinfo=None) + timedelta(days=when.days)

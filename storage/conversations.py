@@ -122,6 +122,8 @@ class InboundText:
     team_number: str
     body: str
     media: list[dict[str, str]]
+    # Twilio's OptOutType (STOP, START, HELP) under Advanced Opt-Out: it decides.
+    opt_out_type: str | None = None
 
 
 _INSERT_MESSAGES = {
@@ -199,7 +201,7 @@ def record_inbound_batch(
     for text in fresh:
         message_id = message_id_of[text.sid]
         conversation_id, new = conversation_ids[(candidate_ids[text.phone], text.team_number)]
-        keyword = keyword_of(text.body)
+        keyword = keyword_of(text.body, text.opt_out_type)
         if keyword in (Keyword.OPT_OUT, Keyword.OPT_IN):
             _set_opt_out(connection, candidate_ids[text.phone], keyword, text.body, now)
         results[text.sid] = Inbound(message_id, conversation_id, new, keyword)
@@ -335,8 +337,11 @@ def record_teammate_reply(
     ts: str,
     user: str,
     text: str,
+    media: list[dict[str, Any]] | None = None,
 ) -> Reply | None:
     """Store a teammate's thread message as a text to the candidate.
+
+    `media`: what goes with it as MMS (Slack files: id, name, content_type), [] for none.
 
     None when Slack already delivered this event. `ignored` when the thread is not a
     conversation; `blocked` (with a note in the thread) when the candidate opted out.
@@ -365,7 +370,7 @@ def record_teammate_reply(
             conversation_id=row.id,
             direction="outbound",
             body=text,
-            media=[],
+            media=media or [],
             status=status,
             slack_ts=ts,
             slack_user=user,

@@ -96,3 +96,30 @@ class SchedulerLease:
                 .values(holder=self.holder, expires_at=now + LEASE)
             )
             return True
+
+
+def scheduler_holder(db: Database, name: str = "scheduler") -> str | None:
+    """Who holds the scheduler lock now: the SQLite lease's holder, or on PostgreSQL the
+    server process id that holds the advisory lock; None when nobody does."""
+    with db.read() as session:
+        if db.is_sqlite:
+            row = session.execute(
+                sa.select(_locks.c.holder, _locks.c.expires_at).where(_locks.c.name == name)
+            ).first()
+            if row is None or row.expires_at <= utcnow():
+                return None
+            return str(row.holder)
+        pid = session.execute(
+            sa.text(
+                "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "AND ((classid::bigint << 32) | objid::bigint) = :key"
+            ),
+            {"key": ADVISORY_KEY},
+        ).scalar()
+        return f"PostgreSQL backend {pid}" if pid is not None else None
+
+
+def scheduler_running(db: Database, name: str = "scheduler") -> bool:
+    """Whether some process holds the scheduler lock now (a `caretbot serve` runs)."""
+    return scheduler_holder(db, name) is not None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from storage.blast_models import Blast, BlastLink, BlastRecipient
 from storage.desk_models import Delivery, DeskNote, ScheduledSend
 from storage.lists_models import Apply, CandidateList, ListMember, SavedFilter
 from storage.models import (
@@ -13,15 +14,22 @@ from storage.models import (
     ProcessedSlackEvent,
     SchedulerLock,
 )
+from storage.ops_models import IntegrationState
+from storage.slack_models import ImportRun, SlackHome
 
 __all__ = [
     "Apply",
+    "Blast",
+    "BlastLink",
+    "BlastRecipient",
     "Candidate",
     "CandidateList",
     "Conversation",
     "Delivery",
     "DeskNote",
     "EarlyStatus",
+    "ImportRun",
+    "IntegrationState",
     "ListMember",
     "Message",
     "OutboxEntry",
@@ -29,4 +37,5 @@ __all__ = [
     "SavedFilter",
     "ScheduledSend",
     "SchedulerLock",
+    "SlackHome",
 ]

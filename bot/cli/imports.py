@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from bot.settings import SettingsError, load_settings
+from storage import import_runs
 from storage.db import Database, current_revision
 from storage.import_reader import SheetError
 from storage.import_rules import HeaderError
@@ -108,6 +109,7 @@ def import_command(
     )
     try:
         summary = _run(file, db, options)
+        import_runs.record_summary(db, summary, file_name=file.name, source="cli", user=None)
     except HeaderError as error:
         typer.echo(f"caretbot: {file.name} was not imported: its header has problems", err=True)
         for problem in error.problems:

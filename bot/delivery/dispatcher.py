@@ -30,12 +30,13 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client as TwilioClient
 
 from bot import bridge
-from bot.delivery import slack_lookup
+from bot.delivery import blast_sends, slack_lookup
+from bot.delivery.health import PlatformHealth
 from bot.delivery.loops import NOT_DONE_STATUSES, Loop, LoopRunner, refused, retry_after_seconds
 from bot.delivery.pacing import Pacer
 from bot.desk import runner as desk
 from bot.settings import Settings
-from bot.slack import cards
+from bot.slack import cards, file_proxy
 from bot.sms import twilio_errors
 from grammar.segments import count_segments
 from storage import conversations, messages, outbox
@@ -81,9 +82,16 @@ class Outcome:
     note: str | None = None  # said in the thread when the work is given up
     # What to store about the result, in the transaction that marks the work done.
     record: Callable[[Session], None] | None = None
+    # For a retry: what to store if the retry budget is spent and the work given up.
+    on_give_up: Callable[[Session], None] | None = None
 
 
 DONE = Outcome("done")
+
+
+def platform_of(kind: str) -> str:
+    """The platform an outbox kind's work goes to (slack, twilio), for /healthz."""
+    return "twilio" if kind in conversations.TWILIO_KINDS | blast_sends.TWILIO_KINDS else "slack"
 
 
 def backoff(attempts: int) -> float:
@@ -126,12 +134,14 @@ class Dispatcher(LoopRunner):
         # Failures in a row per pace key, for the probe's backoff.
         self._failures: dict[str, int] = {}
         self._failures_lock = threading.Lock()
+        self.health = PlatformHealth(db)
         self._handlers: dict[str, Callable[[Work], Outcome]] = {
             conversations.POST_INBOUND: self._post_inbound,
             conversations.POST_NOTE: self._post_note,
             conversations.ADD_REACTION: self._add_reaction,
             conversations.UPDATE_CARD: self._update_card,
             conversations.SEND_SMS: self._send_sms,
+            **blast_sends.handlers(self),
         }
 
     def deliver(self, work: Work) -> Outcome:
@@ -153,18 +163,25 @@ class Dispatcher(LoopRunner):
         if outcome.state == "retry":
             if outcome.outage:
                 self._pace_key_failed(work.pace_key)
-            deadline = work.created_at + timedelta(hours=self.settings.RETRY_BUDGET_HOURS)
-            if utcnow() + timedelta(seconds=outcome.delay) > deadline:
+            if self.out_of_budget(work, outcome.delay):
                 outcome = replace(
                     outcome,
                     state="failed",
                     error=f"gave up after retrying for {self.settings.RETRY_BUDGET_HOURS:g} "
                     f"hours ({work.attempts} attempts): {outcome.error}",
+                    record=outcome.on_give_up,
                 )
         else:
             recovered = self._pace_key_worked(work.pace_key)
         self._record(work, outcome, recovered=recovered)
+        self.health.record(platform_of(work.kind), outcome.state == "done", outcome.error)
         return outcome
+
+    def out_of_budget(self, work: Work, delay: float) -> bool:
+        """A retry after `delay` seconds would come after RETRY_BUDGET_HOURS from when
+        the work was stored: it is given up instead."""
+        deadline = work.created_at + timedelta(hours=self.settings.RETRY_BUDGET_HOURS)
+        return utcnow() + timedelta(seconds=delay) > deadline
 
     def _pace_key_failed(self, pace_key: str) -> None:
         """The platform failed for this channel or sender. One failure may be the
@@ -312,7 +329,12 @@ class Dispatcher(LoopRunner):
             if thread_ts is None:
                 thread_ts = self._look_up(work, channel, None, "card")
                 if thread_ts is None:
-                    card_text, card_blocks = cards.candidate_card(candidate, conversation)
+                    card_text, card_blocks = cards.candidate_card(
+                        candidate,
+                        conversation,
+                        blast=blast_sends.blast_name(self.db, candidate.id),
+                    )
+                    card_blocks = [*card_blocks, cards.card_actions(candidate, conversation)]
                     response = self._slack_call(
                         self.slack.chat_postMessage,
                         work.pace_key,
@@ -464,7 +486,9 @@ class Dispatcher(LoopRunner):
             messages.mark_sending(session=session, message_id=message_id)
         try:
             sent = self.twilio.messages.create(
-                **self._send_args(message.body, candidate.phone, conversation.team_number)
+                **self._send_args(
+                    message.body, candidate.phone, conversation.team_number, message.media
+                )
             )
         except TwilioRestException as error:
             return self._twilio_failure(work, view, error)
@@ -485,8 +509,23 @@ class Dispatcher(LoopRunner):
         )
         return DONE
 
-    def _send_args(self, body: str, to: str, team_number: str) -> dict[str, Any]:
+    def _send_args(
+        self, body: str, to: str, team_number: str, media: list[dict[str, Any]] | None = None
+    ) -> dict[str, Any]:
         args: dict[str, Any] = {"to": to, "body": body}
+        if media and self.settings.PUBLIC_URL:
+            # Slack files a teammate shared, each at a signed caretbot URL Twilio fetches.
+            args["media_url"] = [
+                file_proxy.signed_url(
+                    public_url=self.settings.PUBLIC_URL,
+                    secret=self.settings.media_url_secret,
+                    file_id=item["file_id"],
+                    name=item.get("name", ""),
+                )
+                for item in media
+            ]
+            if not body:
+                del args["body"]  # Twilio takes Body or MediaUrl; an image needs no caption
         if team_number:
             args["from_"] = team_number
         if self.settings.TWILIO_MESSAGING_SERVICE_SID:
@@ -530,7 +569,7 @@ class Dispatcher(LoopRunner):
                 segments=segments,
             )
             for change in early:  # status callbacks that beat the create's answer
-                bridge.after_status(session, change)
+                bridge.after_status(session, change, sid=sent.sid)
                 log.info("sms.status", message=message_id, status=change.status, early=True)
 
     def _twilio_failure(

@@ -19,9 +19,10 @@ from typing import Any
 import requests
 import structlog
 
+from bot.delivery import blast_sends
 from bot.delivery.pacing import Pacer
 from grammar.segments import count_segments
-from storage import conversations, messages, outbox
+from storage import blasts, conversations, messages, outbox
 from storage.db import Database
 from storage.models import utcnow
 from storage.outbox import Work
@@ -29,6 +30,9 @@ from storage.outbox import Work
 log = structlog.get_logger(__name__)
 
 REACTIONS_PACE_KEY = "slack:reactions"
+# Each loop's kinds of work: a conversation's and a blast's.
+SLACK_KINDS = conversations.SLACK_KINDS | blast_sends.SLACK_KINDS
+TWILIO_KINDS = conversations.TWILIO_KINDS | blast_sends.TWILIO_KINDS
 
 # Calls in progress at once per platform: a hung call holds one, not the platform.
 POOL_SIZE = 8
@@ -141,11 +145,8 @@ class LoopRunner:
 
     def start(self) -> None:
         """Hand back work whose claim lapsed (a dead dispatcher's), then run both loops."""
-        self._take_back(conversations.SLACK_KINDS | conversations.TWILIO_KINDS)
-        for name, kinds in (
-            ("slack", conversations.SLACK_KINDS),
-            ("twilio", conversations.TWILIO_KINDS),
-        ):
+        self._take_back(SLACK_KINDS | TWILIO_KINDS)
+        for name, kinds in (("slack", SLACK_KINDS), ("twilio", TWILIO_KINDS)):
             loop = Loop(name, kinds)
             self._loops.append(loop)
             thread = threading.Thread(
@@ -219,7 +220,9 @@ class LoopRunner:
         Heads whose Slack channel or Twilio sender must wait (its bucket is empty, or
         paused by a 429 or an outage) are left pending, untouched, and never hold up
         heads on other channels or senders. Each started entry runs on the loop's pool,
-        so one slow call holds up only its own lane.
+        so one slow call holds up only its own lane. Blast texts come after every other
+        kind, at most about a second's worth at a time (blast_sends.take_few), so a
+        teammate's reply waits behind about a second of them at most.
         """
         loop.pace_wait = None
         free = loop.free()
@@ -236,7 +239,9 @@ class LoopRunner:
                 now=utcnow(),
                 limit=self.claim_batch,
                 skip_pace_keys=loop.waiting,
+                low_priority=blast_sends.LOW_PRIORITY,
             )
+        heads = blast_sends.take_few(heads, self.twilio_pacer.rate)
         paid: list[tuple[Work, float]] = []
         started_keys: set[str] = set()
         for work in heads:
@@ -311,6 +316,12 @@ class LoopRunner:
         """Tokens one entry takes from its bucket: a text's segments (Twilio counts a
         sender's rate in segments), the card and the text for a conversation's first
         Slack post, else one call."""
+        if work.kind == blasts.BLAST_SEND:
+            with self.db.read() as session:
+                blast_view = blasts.send_view(
+                    session=session, recipient_id=work.payload["recipient_id"]
+                )
+            return float(max(1, blast_view.segments)) if blast_view else 1.0
         if work.kind == conversations.SEND_SMS:
             with self.db.read() as session:
                 view = messages.view(session=session, message_id=work.payload["message_id"])

@@ -11,6 +11,7 @@ Refused, whose message goes to the issuer only.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,7 +47,8 @@ from grammar import (
     Unassign,
     Unclaim,
 )
-from grammar.slack_text import slack_to_plain
+from grammar.command_types import is_name_ref
+from grammar.slack_text import escape, slack_to_plain
 from storage import applies, conversations, desk, lists
 from storage.models import Candidate, Conversation
 
@@ -64,6 +66,7 @@ class Turn:
     thread_ts: str
     now: datetime
     tz: str
+    manager: bool = False  # MANAGERS or MANAGER_GROUP (bot/slack/roles.py)
 
 
 @dataclass(frozen=True)
@@ -121,6 +124,7 @@ def resolve(command: Command, people: People) -> Command:
 
     Raises SlackUnavailable when Slack could not be asked.
     """
+    command = _by_names(command, people)
     if isinstance(command, Assign):
         outside = people.not_on_team(command.users)
         if outside:
@@ -135,7 +139,39 @@ def resolve(command: Command, people: People) -> Command:
         person = people.person(command.user)
         if person is None or person.deleted or person.is_bot:
             raise Refused(f"Not delivered: <@{command.user}> is not a person in this Slack.")
+    elif isinstance(command, At):
+        # What the candidate will read: mentions as names, shortcodes as emoji, links
+        # with their address (entities were decoded when the command was parsed).
+        return dataclasses.replace(
+            command,
+            text=slack_to_plain(command.text, name_of=people.name_in_text, entities=False),
+        )
     return command
+
+
+def _by_names(command: Command, people: People) -> Command:
+    """The command with each typed ``@name`` replaced by that person's Slack id."""
+    if isinstance(command, Assign | Unassign) and any(map(is_name_ref, command.users)):
+        ids = (_named(user, people) if is_name_ref(user) else user for user in command.users)
+        return dataclasses.replace(command, users=tuple(dict.fromkeys(ids)))
+    if isinstance(command, Invite | Deliver) and command.user and is_name_ref(command.user):
+        return dataclasses.replace(command, user=_named(command.user, people))
+    return command
+
+
+def _named(name: str, people: People) -> str:
+    found = people.by_name(name)
+    if not found:
+        raise Refused(
+            f"Nobody in this Slack is called {name}. Pick the person from Slack's @ list "
+            "as you type, so Slack says who they are."
+        )
+    if len(found) > 1:
+        raise Refused(
+            f"{name} could be {cards.mentions([p.id for p in found])}: pick the one you mean "
+            "from Slack's @ list as you type."
+        )
+    return found[0].id
 
 
 def _resolve_invite(command: Invite, people: People) -> Invite:
@@ -202,7 +238,7 @@ def unclaim(_command: Unclaim, ctx: Context) -> Answer:
     holder = desk.claimed_by(session=ctx.session, conversation_id=ctx.conversation_id)
     if holder is None:
         return Answer(private="Nobody holds this conversation.")
-    if holder != user and user not in ctx.settings.MANAGERS:
+    if holder != user and not (ctx.turn.manager or user in ctx.settings.MANAGERS):
         raise Refused(
             f"<@{holder}> holds this conversation: only they or a manager can `^unclaim` it."
         )
@@ -221,7 +257,7 @@ def at(command: At, ctx: Context) -> Answer:
     send_id = desk.schedule_send(
         session=ctx.session,
         conversation_id=ctx.conversation_id,
-        text=slack_to_plain(command.text),  # texted as the teammate saw it, not as markup
+        text=command.text,  # as the candidate will read it (see resolve)
         send_at=command.send_at,
         send_by=command.send_at + grace,
         created_by=ctx.turn.user,
@@ -231,7 +267,7 @@ def at(command: At, ctx: Context) -> Answer:
     when = cards.slack_time(command.send_at)
     return Answer(
         thread=[
-            f"<@{ctx.turn.user}> scheduled #{send_id} for {when}: {command.text}\n"
+            f"<@{ctx.turn.user}> scheduled #{send_id} for {when}: {escape(command.text)}\n"
             f"(`^cancel {send_id}` cancels it."
             f"{after if ctx.settings.CANCEL_SCHEDULED_ON_REPLY else ''})"
         ],
@@ -486,5 +522,15 @@ HANDLERS: dict[type, Callable[[Any, Context], Answer]] = {
 
 
 def run(command: Command, ctx: Context) -> Answer:
-    """Do the command in the caller's transaction; Refused when it cannot be done."""
+    """Do the command in the caller's transaction; Refused when it cannot be done.
+
+    A guest (`^invite`d into this conversation, not on the team) replies in the thread
+    but runs no command other than `^help`: commands are the team's.
+    """
+    if ctx.turn.user in ctx.conversation.guests and not isinstance(command, Help):
+        raise Refused(
+            "As a guest of this conversation you can reply in its thread (it is texted to "
+            "the candidate); commands are for the team (the people in "
+            f"<#{ctx.settings.SLACK_CHANNEL_ID}>)."
+        )
     return HANDLERS[type(command)](command, ctx)

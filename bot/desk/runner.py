@@ -25,6 +25,7 @@ from bot.desk.commands import Answer, Context, DirectMessage, Refused, Turn
 from bot.desk.people import People, SlackUnavailable
 from bot.settings import Settings
 from bot.slack import cards
+from bot.slack.roles import Roles
 from scheduler import scheduled_sends
 from storage import conversations, desk
 from storage.db import Database
@@ -51,6 +52,7 @@ class Desk:
         wake: Callable[[], None],
         people: People | None = None,
         clock: Callable[[], Any] = utcnow,
+        roles: Roles | None = None,
     ) -> None:
         self.settings = settings
         self.db = db
@@ -58,44 +60,86 @@ class Desk:
         self.wake = wake
         self.people = people or People(client, settings.SLACK_CHANNEL_ID or "")
         self.clock = clock
+        self.roles = roles
 
-    def handle_caret_line(self, *, event_id: str, event: Mapping[str, Any]) -> None:
-        """Run the command a teammate typed in a thread, and answer."""
-        turn = Turn(
-            user=event["user"],
-            channel=event["channel"],
-            thread_ts=event["thread_ts"],
+    def turn(self, *, user: str, channel: str, thread_ts: str) -> Turn:
+        """Who acts, where, now, in their time zone, and whether they are a manager."""
+        return Turn(
+            user=user,
+            channel=channel,
+            thread_ts=thread_ts,
             now=self.clock(),
-            tz=self.people.tz(event["user"]),
+            tz=self.people.tz(user),
+            manager=self.roles.is_manager(user) if self.roles is not None else False,
         )
+
+    def handle_caret_line(
+        self, *, event_id: str, event: Mapping[str, Any], text: str | None = None
+    ) -> None:
+        """Run the command a teammate typed in a thread, and answer.
+
+        `text` is the command's lines when the message holds more than the command
+        (grammar.split_message); `event_id` is then this command's own key, so a
+        retried event runs each of the message's commands once.
+        """
+        turn = self.turn(user=event["user"], channel=event["channel"], thread_ts=event["thread_ts"])
+        line = event.get("text", "") if text is None else text
+        command: grammar.Command | str
+        try:
+            command = grammar.parse_command(line, now=turn.now, tz=turn.tz)
+        except grammar.CommandError as error:
+            command = error.explain(slack=True)
+        self.perform(event_id, turn, command)
+
+    def perform(
+        self,
+        key: str,
+        turn: Turn,
+        command: grammar.Command | str,
+        *,
+        tell: Callable[[str], None] | None = None,
+    ) -> Answer | None:
+        """Run one command for one turn, once per `key`: the one path of a caret line
+        (key: the event_id) and of a button on the card (key: the action's trigger).
+
+        `command` is a command, or the refusal to answer instead (a parse error). `tell`
+        says something to the person alone (default: chat.postEphemeral in the thread).
+        Returns the Answer, or None when nothing was done (a key already used, Slack
+        unavailable, a crash, said to the person).
+        """
         structlog.contextvars.bind_contextvars(user=turn.user, thread=turn.thread_ts)
         try:
-            done = self._run(event_id, turn, event.get("text", ""))
+            done = self._run(key, turn, command, tell)
         except Exception:
-            # Rolled back, and the event is not marked handled: a retry may run it.
+            # Rolled back, and the key is not marked handled: a retry may run it.
             log.exception("desk.command_crashed")
-            self._tell(turn, "Something went wrong running that command; nothing was changed.")
-            return
-        if done is not None:
-            self._after(turn, *done)
+            self._say(turn, tell, "Something went wrong running that command; nothing was changed.")
+            return None
+        if done is None:
+            return None
+        self._after(turn, *done, tell=tell)
+        return done[1]
 
-    def _run(self, event_id: str, turn: Turn, text: str) -> tuple[int | None, Answer] | None:
-        """Parse, resolve and run the command, stored with the event's id; None when
+    def _run(
+        self,
+        event_id: str,
+        turn: Turn,
+        parsed: grammar.Command | str,
+        tell: Callable[[str], None] | None = None,
+    ) -> tuple[int | None, Answer] | None:
+        """Resolve and run the command, stored with the event's id; None when
         there is nothing more to do (a retried event, Slack unavailable)."""
-        refusal: str | None = None
+        refusal: str | None = parsed if isinstance(parsed, str) else None
         command: grammar.Command | None = None
         try:
-            command = desk_commands.resolve(
-                grammar.parse_command(text, now=turn.now, tz=turn.tz), self.people
-            )
-        except grammar.CommandError as error:
-            refusal = error.explain(slack=True)
+            if not isinstance(parsed, str):
+                command = desk_commands.resolve(parsed, self.people)
         except Refused as error:
             refusal = str(error)
         except SlackUnavailable as error:
             # Not marked handled: Slack's retry (or the teammate) can try again.
             log.warning("desk.slack_unavailable", error=str(error))
-            self._tell(turn, f"Nothing was done: {error}. Try again in a moment.")
+            self._say(turn, tell, f"Nothing was done: {error}. Try again in a moment.")
             return None
         conversation_id: int | None = None
         with self.db.write() as session:
@@ -133,12 +177,19 @@ class Desk:
         )
         return conversation_id, answer
 
-    def _after(self, turn: Turn, conversation_id: int | None, answer: Answer) -> None:
+    def _after(
+        self,
+        turn: Turn,
+        conversation_id: int | None,
+        answer: Answer,
+        *,
+        tell: Callable[[str], None] | None = None,
+    ) -> None:
         """The Slack work of a stored command; each step logs its own failure."""
         if answer.thread:
             self.wake()
         if answer.private:
-            self._tell(turn, answer.private)
+            self._say(turn, tell, answer.private)
         for send_id, send_at in answer.arm:
             scheduled_sends.arm(send_id, send_at)
         for send_id in answer.disarm:
@@ -147,6 +198,12 @@ class Desk:
             self.refresh_card(conversation_id)
         for message in answer.direct:
             self._direct(turn, message)
+
+    def _say(self, turn: Turn, tell: Callable[[str], None] | None, text: str) -> None:
+        if tell is None:
+            self._tell(turn, text)
+        else:
+            tell(text)
 
     def _tell(self, turn: Turn, text: str) -> None:
         """A message only the issuer sees, in the thread."""
@@ -192,6 +249,7 @@ def card_update(db: Database, conversation_id: int) -> dict[str, Any] | None:
     if view is None or view.conversation.slack_thread_ts is None:
         return None
     text, blocks = cards.candidate_card(view.candidate, view.conversation, next_send=view.next_send)
+    blocks = [*blocks, cards.card_actions(view.candidate, view.conversation)]
     return {
         "channel": view.conversation.slack_channel,
         "ts": view.conversation.slack_thread_ts,

@@ -27,8 +27,9 @@ from slack_sdk.errors import SlackApiError
 
 import grammar
 from bot.settings import Settings
-from grammar.slack_text import slack_to_plain
-from storage import conversations
+from bot.slack.roles import Roles
+from grammar.slack_text import escape, slack_to_plain
+from storage import conversations, import_runs
 from storage.db import Database
 from storage.import_reader import SheetError
 from storage.import_rules import HeaderError, HeaderProblem
@@ -92,8 +93,10 @@ class SlackImports:
         http: requests.Session | None = None,
         clock: Callable[[], float] = time.monotonic,
         progress_every: float = PROGRESS_EVERY_SECONDS,
+        roles: Roles | None = None,
     ) -> None:
         self.settings = settings
+        self.roles = roles  # managers only import, when any are configured
         self.db = db
         self.client = client
         self.http = http or requests.Session()
@@ -149,6 +152,10 @@ class SlackImports:
         if channel != self.settings.SLACK_CHANNEL_ID:
             self.reply(channel, ts, ELSEWHERE.format(channel=self.settings.SLACK_CHANNEL_ID))
             return None
+        if self.roles is not None and not self.roles.may_manage(user):
+            self.tell(channel, user, ts, self.roles.refusal("import candidates"))
+            log.info("import.refused", user=user)
+            return None
         text = slack_to_plain(event.get("text") or "")
         try:
             command = grammar.parse_command(text, now=utcnow(), tz="UTC")
@@ -194,6 +201,9 @@ class SlackImports:
                     progress=progress.read,
                 )
                 progress.finish(f"Imported *{name}*.")
+                import_runs.record_summary(
+                    self.db, summary, file_name=name, source="slack", user=request.user
+                )
                 self.reply(request.channel, request.ts, summary_text(name, summary))
                 if summary.rejects_path is not None:
                     self._upload_rejects(request, summary)
@@ -410,7 +420,8 @@ def summary_text(name: str, summary: ImportSummary) -> str:
     if summary.rejects:
         lines.append("")
         lines.append("Rejected rows:")
-        lines += [f"• {reject}" for reject in summary.rejects[:SHOW_REJECTS]]
+        # A rejected row's reason quotes its cells: text from the file, escaped for mrkdwn.
+        lines += [f"• {escape(str(reject))}" for reject in summary.rejects[:SHOW_REJECTS]]
         if summary.rejected > SHOW_REJECTS:
             lines.append(f"… and {summary.rejected - SHOW_REJECTS} more, in the rejects file.")
     return "\n".join(lines)
@@ -421,8 +432,10 @@ def header_text(name: str, problems: tuple[HeaderProblem, ...]) -> str:
     lines = [f"*{name}* was not imported: its header has problems. Nothing was stored."]
     for problem in problems:
         if problem.column:
-            heading = f" “{problem.header.strip()}”" if problem.header.strip() else ""
-            lines.append(f"• column {problem.column} ({problem.letter}){heading}: {problem.reason}")
+            heading = f" “{escape(problem.header.strip())}”" if problem.header.strip() else ""
+            lines.append(
+                f"• column {problem.column} ({problem.letter}){heading}: {escape(problem.reason)}"
+            )
         else:
-            lines.append(f"• {problem.reason}")
+            lines.append(f"• {escape(problem.reason)}")
     return "\n".join(lines)

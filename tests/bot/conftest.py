@@ -6,6 +6,7 @@ writes in a thread, Twilio calls back a status. Everything goes over real HTTP.
 
 from __future__ import annotations
 
+import html
 import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,12 +16,12 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from bot.sandbox.signing import inbound_sms_params, slack_message_event
+from bot.sandbox.slack_api import FakeSlack
+from bot.sandbox.twilio_api import FakeTwilio
 from storage.db import Database
 from storage.models import Candidate, Message, OutboxEntry
 from tests.bot.harness import ACCOUNT_SID, AUTH_TOKEN, CHANNEL, TEAM_NUMBER, Caretbot
-from tests.fakes.signing import inbound_sms_params, slack_message_event
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.twilio_api import FakeTwilio
 
 CANDIDATE = "+15125550143"
 OTHER_CANDIDATE = "+15125550177"
@@ -149,7 +150,11 @@ class Bridge:
                     p
                     for p in self.slack.posts(CHANNEL)
                     if p.thread_ts is not None
-                    and any(q.text == text for q in self.slack.posts(CHANNEL, p.thread_ts))
+                    # Slack shows the escaped text (& < > as entities) as typed.
+                    and any(
+                        html.unescape(q.text) == text
+                        for q in self.slack.posts(CHANNEL, p.thread_ts)
+                    )
                 ),
                 None,
             )

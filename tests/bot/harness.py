@@ -11,10 +11,10 @@ from typing import Any
 import httpx
 import uvicorn
 
+from bot.sandbox.signing import slack_headers, twilio_signature
 from bot.server import create_app
 from bot.settings import Settings, load_settings
 from storage.db import Database
-from tests.fakes.signing import slack_headers, twilio_signature
 
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 AUTH_TOKEN = "12345678901234567890123456789012"

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from bot.sandbox.signing import new_ts, slack_headers, slack_message_event
+from bot.sandbox.slack_api import FakeSlack
+from bot.sandbox.twilio_api import FakeTwilio
 from tests.bot.conftest import CANDIDATE, TEAMMATE, Bridge
 from tests.bot.harness import CHANNEL, SIGNING_SECRET, Caretbot
-from tests.fakes.signing import new_ts, slack_headers, slack_message_event
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.twilio_api import FakeTwilio
 
 SECOND_TEAM_NUMBER = "+15125550199"
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from grammar import CommandError, parse_when
+from grammar import At, CommandError, parse_command, parse_when
 from grammar.errors import Refusal
 from grammar.when import Clock, Moment, Offset, Tomorrow, Weekday, read_when
 
@@ -207,3 +207,60 @@ def test_reading_needs_no_clock_and_refuses_with_offsets_into_the_text() -> None
     with pytest.raises(Refusal) as caught:
         read_when("tomorrow hi")
     assert caught.value.pos == 9
+
+
+# An ISO 8601 time with Z or an offset is that instant, whatever the issuer's zone; the
+# rest of the line is the text, the zone never part of it.
+INSTANTS: list[tuple[str, str, str, str]] = [
+    # (^at line, issuer's zone, the UTC moment, the text)
+    ("^at 2026-12-01T09:00Z Hello", NY, "2026-12-01 09:00", "Hello"),
+    ("^at 2026-12-01T09:00Z Hello", KOLKATA, "2026-12-01 09:00", "Hello"),
+    ("^at 2026-12-01t09:00z Hello", NY, "2026-12-01 09:00", "Hello"),
+    ("^at 2026-12-01T09:00+02:00 Hello", NY, "2026-12-01 07:00", "Hello"),
+    ("^at 2026-12-01T09:00+0200 Hello", LONDON, "2026-12-01 07:00", "Hello"),
+    ("^at 2026-12-01T09:00+02 Hello", NY, "2026-12-01 07:00", "Hello"),
+    ("^at 2026-12-01T09:00-0500 Hello", KOLKATA, "2026-12-01 14:00", "Hello"),
+    ("^at 2026-12-01T09:00-05:00 Hello", LONDON, "2026-12-01 14:00", "Hello"),
+    ("^at 2026-12-01T09:00+05:30 Hello", NY, "2026-12-01 03:30", "Hello"),
+    ("^at 2026-12-01T09:00:00Z Hello", NY, "2026-12-01 09:00", "Hello"),
+    ("^at 2026-12-01 09:00Z Hello", NY, "2026-12-01 09:00", "Hello"),  # RFC 3339's space
+    ("^at 2026-12-01T09:00Z, Hello", NY, "2026-12-01 09:00", "Hello"),
+    ("^at 2026-11-23T13:00-00:01 now-ish", NY, "2026-11-23 13:01", "now-ish"),
+    # without a zone it is still wall time in the issuer's zone
+    ("^at 2026-12-01T09:00 Hello", NY, "2026-12-01 14:00", "Hello"),
+    ("^at 2026-12-01T09:00 Zoe will call", NY, "2026-12-01 14:00", "Zoe will call"),
+    ("^at 2026-12-01T09:00 +02:00 is the zone", LONDON, "2026-12-01 09:00", "+02:00 is the zone"),
+]
+
+
+@pytest.mark.parametrize(
+    ("line", "zone", "expected", "text"), INSTANTS, ids=[f"{r[0]} {r[1]}" for r in INSTANTS]
+)
+def test_an_iso_time_with_a_zone_is_that_instant(
+    line: str, zone: str, expected: str, text: str
+) -> None:
+    command = parse_command(line, now=NOW, tz=zone)
+    assert isinstance(command, At)
+    assert command.send_at == utc(expected)
+    assert command.text == text
+
+
+INSTANTS_REFUSED: list[tuple[str, int, str]] = [
+    # (when, column, a phrase of the expectation)
+    ("2026-12-01T09:00+24:00", 17, "an offset from -23:59"),
+    ("2026-12-01T09:00+02:60", 17, "an offset from -23:59"),
+    ("2026-12-01T25:00Z", 1, "YYYY-MM-DDTHH:MM with Z"),
+    ("2026-02-30T09:00Z", 1, "YYYY-MM-DDTHH:MM with Z"),
+    ("2026-11-23T12:59Z", 1, "a time after now"),  # a minute ago, in any zone
+    ("2027-12-01T09:00Z", 1, "a time within a year"),
+]
+
+
+@pytest.mark.parametrize(("text", "column", "expected"), INSTANTS_REFUSED)
+def test_an_impossible_or_past_iso_instant_is_refused(
+    text: str, column: int, expected: str
+) -> None:
+    with pytest.raises(CommandError) as caught:
+        parse_when(text, now=NOW, tz=KOLKATA)
+    assert caught.value.column == column, caught.value.explain()
+    assert expected in caught.value.expected, caught.value.explain()

@@ -1,7 +1,7 @@
 """delivery: outbox leases and order keys, the look-up window of a send, early statuses
 
 Revision ID: 0004_delivery
-Revises: 0003_desk
+Revises: 0005_blasts
 Create Date: 2026-12-03 19:00:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import storage.types
 
 revision = "0004_delivery"
-down_revision = "0003_desk"
+down_revision = "0005_blasts"
 branch_labels = None
 depends_on = None
 

@@ -10,13 +10,13 @@ from collections.abc import Callable
 from structlog.testing import capture_logs
 from twilio.rest import Client as TwilioClient
 
+from bot.sandbox.signing import new_ts
+from bot.sandbox.slack_api import Call, FakeSlack
+from bot.sandbox.twilio_api import FakeTwilio
 from storage import conversations, messages, outbox
 from storage.models import Message, OutboxEntry
 from tests.bot.conftest import CANDIDATE, OTHER_CANDIDATE, TEAMMATE, Bridge
 from tests.bot.harness import ACCOUNT_SID, AUTH_TOKEN, CHANNEL, TEAM_NUMBER, Caretbot
-from tests.fakes.signing import new_ts
-from tests.fakes.slack_api import Call, FakeSlack
-from tests.fakes.twilio_api import FakeTwilio
 
 
 def first_call_after(calls: list[Call], earlier: Call) -> Call:

@@ -14,15 +14,15 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from bot.sandbox.signing import new_ts
+from bot.sandbox.slack_api import FakeSlack
+from bot.sandbox.twilio_api import FakeTwilio
 from scheduler import scheduled_sends
 from storage import applies, lists
 from storage.desk_models import Delivery, DeskNote, ScheduledSend
 from storage.models import Conversation, utcnow
 from tests.bot.conftest import TEAMMATE, Bridge
 from tests.bot.harness import CHANNEL, Caretbot
-from tests.fakes.signing import new_ts
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.twilio_api import FakeTwilio
 
 LEE = "U0LEE"  # a teammate
 BOSS = "U0BOSS"  # a teammate and a manager
@@ -458,3 +458,54 @@ def test_times_in_answers_render_in_each_readers_time_zone(desk: Desk):
     assert send.send_at > utcnow() + timedelta(minutes=119)
     fallback = send.send_at.strftime("%Y-%m-%d %H:%M UTC")
     assert desk.note(f"^{{date_short_pretty}} {{time}}|{fallback}>")
+
+
+# A person named as typed (@lee), not picked from Slack's @ list: Slack sends the text
+# as it is, and the desk looks the name up (users.list).
+
+
+def test_assign_by_a_typed_name_assigns_that_teammate(desk: Desk):
+    desk.say("^assign @lee, @Bo.Sanders")
+
+    assert desk.note(f"Assigned to <@{LEE}>, <@{BOSS}> by <@{TEAMMATE}>.")
+    assert desk.conversation().assignees == [LEE, BOSS]
+
+    desk.say("^unassign @lee")
+    assert desk.note(f"<@{LEE}> unassigned by <@{TEAMMATE}>.")
+    assert desk.bridge.creates() == []
+
+
+def test_the_readmes_deliver_example_runs_as_typed(desk: Desk):
+    desk.say("^deliver @sam Interview Scheduled 4 stars Strong ICU background")
+
+    said = desk.note(f"Delivered to <@{SAM}> by <@{TEAMMATE}> (Interview Scheduled, ★★★★☆)")
+    assert "Strong ICU background" in said
+    (delivery,) = desk.rows(Delivery)
+    assert delivery.to_user == SAM
+
+
+def test_a_typed_name_nobody_has_is_refused_privately_and_nothing_changes(desk: Desk):
+    desk.say("^assign @zoë")
+
+    told = desk.told()
+    assert "Nobody in this Slack is called @zoë" in told and "@ list" in told
+    assert desk.conversation().assignees == []
+    assert desk.card_updates() == 0
+
+
+def test_a_typed_name_two_people_share_is_refused_naming_both(desk: Desk):
+    desk.slack.add_user("U0CHRISA", real_name="Chris Allen")
+    desk.slack.add_user("U0CHRISB", real_name="Chris Brown")
+
+    desk.say("^assign @chris")
+
+    told = desk.told()
+    assert "@chris could be <@U0CHRISA>, <@U0CHRISB>" in told
+    assert desk.conversation().assignees == []
+
+
+def test_a_deactivated_person_is_not_found_by_name(desk: Desk):
+    desk.say("^deliver @gone.person")
+
+    assert "Nobody in this Slack is called @gone.person" in desk.told()
+    assert desk.rows(Delivery) == []

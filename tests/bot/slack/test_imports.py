@@ -16,13 +16,13 @@ import sqlalchemy as sa
 from openpyxl import Workbook
 from slack_sdk import WebClient
 
+from bot.sandbox.signing import slack_message_event
+from bot.sandbox.slack_api import FakeSlack
 from bot.settings import load_settings
 from bot.slack.imports import ImportRequest, Progress, SlackImports
 from storage.lists_models import APPLIES, CANDIDATES, LIST_MEMBERS, LISTS
 from tests.bot.conftest import CANDIDATE, TEAMMATE, Bridge
 from tests.bot.harness import CHANNEL, Caretbot
-from tests.fakes.signing import slack_message_event
-from tests.fakes.slack_api import FakeSlack
 
 HEADER = ["First Name", "Last Name", "Mobile", "Email", "Opt In", "City", "Source"]
 ROWS = [

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 from websockets.sync.server import Server, ServerConnection, serve
 
+from bot.sandbox.signing import slack_message_event
+from bot.sandbox.slack_api import FakeSlack
+from bot.sandbox.twilio_api import FakeTwilio
 from tests.bot.conftest import CANDIDATE, TEAMMATE, Bridge
 from tests.bot.harness import CHANNEL, Caretbot
-from tests.fakes.signing import slack_message_event
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.twilio_api import FakeTwilio
 
 APP_TOKEN = "xapp-1-A0CARETBOT-1234-abcdef"
 

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
+from bot.sandbox.signing import twilio_signature
+from bot.sandbox.slack_api import FakeSlack
+from bot.sandbox.twilio_api import FakeTwilio
 from tests.bot.conftest import CANDIDATE, Bridge
 from tests.bot.harness import AUTH_TOKEN, CHANNEL, Caretbot
-from tests.fakes.signing import twilio_signature
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.twilio_api import FakeTwilio
 
 
 def send_reply(bridge: Bridge, text: str = "Can you start Monday?") -> tuple[str, str, str]:

@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 import pytest
 
+from bot.sandbox.signing import inbound_sms_params, new_sid, twilio_signature
+from bot.sandbox.slack_api import FakeSlack
+from bot.sandbox.twilio_api import FakeTwilio
 from tests.bot.conftest import CANDIDATE, OTHER_CANDIDATE, Bridge
 from tests.bot.harness import ACCOUNT_SID, AUTH_TOKEN, CHANNEL, TEAM_NUMBER, Caretbot
-from tests.fakes.signing import inbound_sms_params, new_sid, twilio_signature
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.twilio_api import FakeTwilio
 
 EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
 

@@ -2,7 +2,7 @@
 
 Tests use these to hit caretbot's webhooks exactly as the platforms do: Twilio's
 X-Twilio-Signature over the URL plus every form parameter, Slack's v0 HMAC over
-"v0:{timestamp}:{body}", and payloads shaped like recorded ones (tests/fixtures).
+"v0:{timestamp}:{body}", and payloads shaped like recorded ones (bot/sandbox/fixtures).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from typing import Any
 import phonenumbers
 from twilio.request_validator import RequestValidator
 
-from tests.fakes.segments import count_segments
+from bot.sandbox.segments import count_segments
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 API_VERSION = "2010-04-01"
 DEFAULT_ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 
@@ -35,7 +35,7 @@ def _fixture(name: str) -> dict[str, Any]:
 
 
 def load_fixture(name: str) -> dict[str, Any]:
-    """A fresh copy of a recorded payload from tests/fixtures."""
+    """A fresh copy of a recorded payload from bot/sandbox/fixtures."""
     return copy.deepcopy(_fixture(name))
 
 
@@ -88,7 +88,7 @@ def inbound_sms_params(
 ) -> dict[str, str]:
     """Every form parameter Twilio posts to an incoming-message webhook.
 
-    Starts from the recorded tests/fixtures/twilio_inbound_sms.json. Geographic fields
+    Starts from the recorded bot/sandbox/fixtures/twilio_inbound_sms.json. Geographic fields
     (city, state, zip) keep the recording's values for US numbers and are empty for
     others, as Twilio leaves them when it cannot tell; the countries come from the
     numbers. MMS get an "MM" SID and MediaUrlN / MediaContentTypeN.

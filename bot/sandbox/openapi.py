@@ -1,7 +1,9 @@
 """Read Twilio's OpenAPI description so the fake checks requests against the real contract.
 
-The spec file lives outside the repo (../shared/specs); CARETBOT_SPECS_DIR overrides the
-location. OpenAPI 3.0 schemas say `nullable: true` where JSON Schema wants a `null`
+The spec files live outside the repo (../shared/specs); CARETBOT_SPECS_DIR overrides the
+location. Without them the fakes keep Twilio's behaviour but cannot check each request
+against the contract, and the conformance tests are skipped (tests/conftest.py says so
+in pytest's header; SPECS_SOURCE says where the files come from). OpenAPI 3.0 schemas say `nullable: true` where JSON Schema wants a `null`
 type, so `to_json_schema` converts them for jsonschema.
 """
 
@@ -20,6 +22,11 @@ MESSAGES_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages.json"
 MESSAGE_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json"
 MESSAGE_SCHEMA = "api.v2010.account.message"
 
+SPECS_SOURCE = (
+    f"{TWILIO_SPEC_FILE} from https://github.com/twilio/twilio-oai (spec/json) and "
+    f"{SLACK_EVENTS_SPEC_FILE} from https://github.com/slackapi/slack-api-specs (events-api)"
+)
+
 
 def specs_dir() -> Path:
     """CARETBOT_SPECS_DIR, else /work/shared/specs found relative to this file."""
@@ -29,6 +36,16 @@ def specs_dir() -> Path:
     return Path(__file__).resolve().parents[3] / "shared" / "specs"
 
 
+def has_spec(name: str) -> bool:
+    """Whether the spec file `name` is in specs_dir()."""
+    return (specs_dir() / name).is_file()
+
+
+def missing_specs() -> list[str]:
+    """The spec files this run does not have."""
+    return [name for name in (TWILIO_SPEC_FILE, SLACK_EVENTS_SPEC_FILE) if not has_spec(name)]
+
+
 @cache
 def load_spec(name: str) -> dict[str, Any]:
     path = specs_dir() / name
@@ -36,6 +53,11 @@ def load_spec(name: str) -> dict[str, Any]:
         raise FileNotFoundError(f"API description {path} not found; set CARETBOT_SPECS_DIR")
     with path.open(encoding="utf-8") as fh:
         return json.load(fh)
+
+
+def twilio_spec_available() -> bool:
+    """True when Twilio's API description can be read (the stand-in then checks requests)."""
+    return (specs_dir() / TWILIO_SPEC_FILE).is_file()
 
 
 def twilio_spec() -> dict[str, Any]:

@@ -11,6 +11,10 @@ the fake rejects them (400, code 20001, naming the parameter) so a typo in caret
 fails a test instead of silently dropping a field. Responses carry exactly the
 properties of the spec's message schema.
 
+Like Twilio, it fetches each MediaUrl of a create (GET, no credentials) and fails the
+message with 11200 (HTTP retrieval failure) or 12300 (Invalid Content-Type) when it
+cannot; ``media(sid)`` shows what it fetched.
+
 It also plays Twilio's side of webhooks: status callbacks signed with
 X-Twilio-Signature (optionally automatic after each create), inbound SMS posts, and
 forced failures by destination number.
@@ -38,10 +42,10 @@ from email.utils import format_datetime, parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from tests.fakes import openapi
-from tests.fakes._http import FakeServer, Request, Response, wait_until
-from tests.fakes.segments import count_segments
-from tests.fakes.signing import (
+from bot.sandbox import openapi
+from bot.sandbox._http import FakeServer, Request, Response, wait_until
+from bot.sandbox.segments import count_segments
+from bot.sandbox.signing import (
     API_VERSION,
     DEFAULT_ACCOUNT_SID,
     inbound_sms_params,
@@ -54,6 +58,25 @@ DEFAULT_AUTH_TOKEN = "test-auth-token"
 MAX_BODY = 1600
 E164_RE = re.compile(r"^\+[1-9]\d{1,14}$")
 CHANNEL_ADDRESS_RE = re.compile(r"^[a-z]+:.+$")  # whatsapp:+1..., messenger:...
+
+# The message resource's properties and ListMessage's query parameters as Twilio's
+# OpenAPI description (twilio_api_v2010.json) lists them, for when it is not at hand.
+MESSAGE_PROPERTIES = (
+    "body", "num_segments", "direction", "from", "to", "date_updated", "price",
+    "error_message", "uri", "account_sid", "num_media", "status", "messaging_service_sid",
+    "sid", "date_sent", "date_created", "error_code", "price_unit", "api_version",
+    "subresource_uris",
+)  # fmt: skip
+LIST_PARAMETERS = (
+    "To",
+    "From",
+    "DateSent",
+    "DateSent<",
+    "DateSent>",
+    "PageSize",
+    "Page",
+    "PageToken",
+)
 SHORT_CODE_RE = re.compile(r"^\d{3,8}$")
 ALPHA_SENDER_RE = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9 ]{1,11}$")
 PATH_RE = re.compile(
@@ -76,6 +99,10 @@ ERROR_MESSAGES = {
     21610: "Attempt to send to unsubscribed recipient",
     21611: "This 'From' number has exceeded the maximum number of queued messages",
     21617: "The concatenated message body exceeds the 1600 character limit.",
+    11200: "HTTP retrieval failure",
+    12300: "Invalid Content-Type",
+    21620: "Invalid media URL(s)",
+    21623: "Number of media files exceeds allowed limit",
     30001: "Queue overflow",
     30003: "Unreachable destination handset",
     30005: "Unknown destination handset",
@@ -85,7 +112,11 @@ ERROR_MESSAGES = {
 }
 # Errors that arrive in a status callback rather than as the create's answer, and the
 # final status Twilio reports with them.
-DELIVERY_ERROR_STATUS = {30001: "failed", 30002: "failed"}
+DELIVERY_ERROR_STATUS = {30001: "failed", 30002: "failed", 11200: "failed", 12300: "failed"}
+# MediaUrl: up to ten per message; jpeg, png and gif are "fully supported" (the spec's
+# description); the fake accepts those and fails the message for anything else.
+MAX_MEDIA = 10
+MMS_CONTENT_TYPES = frozenset({"image/jpeg", "image/jpg", "image/png", "image/gif"})
 STATUS_RANK = {
     "scheduled": 0,
     "accepted": 0,
@@ -195,6 +226,17 @@ class _Fault:
         return True
 
 
+@dataclass(frozen=True)
+class MediaFetch:
+    """Twilio fetching a message's MediaUrl, as it does before sending an MMS."""
+
+    url: str
+    status: int | None
+    content_type: str
+    body: bytes
+    error: str | None
+
+
 @dataclass
 class _Hold:
     to: str | None
@@ -276,13 +318,29 @@ class FakeTwilio(FakeServer):
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
         self._queue: queue.Queue[tuple[float, str, str, int | None]] = queue.Queue()
         self._worker: threading.Thread | None = None
-        self._create_schema = openapi.form_schema(openapi.MESSAGES_PATH, "post")
-        self._conditional = openapi.twilio_operation(openapi.MESSAGES_PATH, "post")["x-twilio"][
-            "conditional"
-        ]
-        self._list_params = openapi.query_parameters(openapi.MESSAGES_PATH, "get")
-        self._update_schema = openapi.form_schema(openapi.MESSAGE_PATH, "post")
-        self._message_props = openapi.message_properties()
+        self.spec_checked = openapi.twilio_spec_available()
+        if self.spec_checked:
+            self._create_schema: dict[str, Any] | None = openapi.form_schema(
+                openapi.MESSAGES_PATH, "post"
+            )
+            self._conditional = openapi.twilio_operation(openapi.MESSAGES_PATH, "post")["x-twilio"][
+                "conditional"
+            ]
+            self._list_params = list(openapi.query_parameters(openapi.MESSAGES_PATH, "get"))
+            self._update_schema: dict[str, Any] | None = openapi.form_schema(
+                openapi.MESSAGE_PATH, "post"
+            )
+            self._message_props = openapi.message_properties()
+        else:
+            # No API description here (e.g. `caretbot demo` from a plain install): the
+            # same shapes, as the spec gave them, without checking each parameter.
+            self._create_schema = self._update_schema = None
+            self._conditional = [
+                ["from", "messaging_service_sid"],
+                ["body", "media_url", "content_sid"],
+            ]
+            self._list_params = list(LIST_PARAMETERS)
+            self._message_props = list(MESSAGE_PROPERTIES)
         self.reset()
 
     # ------------------------------------------------------------------ setup
@@ -296,6 +354,7 @@ class FakeTwilio(FakeServer):
             self._fail_to: dict[str, deque[_Fault]] = {}
             self._fail_next: deque[_Fault] = deque()
             self._holds: list[_Hold] = []
+            self._media: dict[str, list[MediaFetch]] = {}
             self.stats = Stats()
 
     def stop(self) -> None:
@@ -334,7 +393,8 @@ class FakeTwilio(FakeServer):
         retry_after: int | None = None,
         message: str | None = None,
     ) -> None:
-        """Fail the next `times` creates, whatever the destination."""
+        """Fail the next `times` creates, whatever the destination (a 30xxx `code`
+        fails delivery after the create is accepted, as in `fail_to`)."""
         with self._lock:
             self._fail_next.append(_Fault(status, code, message, retry_after, times))
 
@@ -380,6 +440,11 @@ class FakeTwilio(FakeServer):
         with self._lock:
             found = [dict(m.resource) for m in self._messages.values()]
         return [m for m in found if to is None or m["to"] == to]
+
+    def media(self, sid: str) -> list[MediaFetch]:
+        """What the fake fetched at each MediaUrl of message `sid`, in order."""
+        with self._lock:
+            return list(self._media.get(sid, []))
 
     def message(self, sid: str) -> dict[str, Any]:
         with self._lock:
@@ -671,8 +736,15 @@ class FakeTwilio(FakeServer):
         if account != self.account_sid:
             raise TwilioError(404, 20404, f"The requested resource {request.path} was not found")
 
-    def _check_form(self, params: dict[str, list[str]], schema: dict[str, Any], op: str) -> None:
-        """Every parameter must be in the spec's form schema, with a valid value."""
+    def _check_form(
+        self, params: dict[str, list[str]], schema: dict[str, Any] | None, op: str
+    ) -> None:
+        """Every parameter must be in the spec's form schema, with a valid value
+        (without the spec, only what every create needs: `schema` None)."""
+        if schema is None:
+            if op == "CreateMessage" and not any(params.get("To", [])):
+                raise TwilioError(400, 21604, _required_message("To"))
+            return
         props = schema.get("properties", {})
         for name, values in params.items():
             if name not in props:
@@ -717,10 +789,24 @@ class FakeTwilio(FakeServer):
         body = one.get("Body", "")
         if len(body) > MAX_BODY:
             raise TwilioError(400, 21617)
+        media = [m for m in params.get("MediaUrl", []) if m]
+        if len(media) > MAX_MEDIA:
+            raise TwilioError(400, 21623, f"{ERROR_MESSAGES[21623]} ({MAX_MEDIA})")
+        bad = [m for m in media if not m.startswith(("http://", "https://"))]
+        if bad:
+            raise TwilioError(400, 21620, f"{ERROR_MESSAGES[21620]}: {bad[0]}")
         delivery_error = self._take_fault(to)
         now = datetime.now(UTC)
         service = one.get("MessagingServiceSid")
-        media = [m for m in params.get("MediaUrl", []) if m]
+        fetched = [self._fetch_media(url) for url in media]
+        if delivery_error is None:
+            for fetch in fetched:
+                if fetch.status != 200:
+                    delivery_error = 11200
+                    break
+                if fetch.content_type not in MMS_CONTENT_TYPES:
+                    delivery_error = 12300
+                    break
         segments = count_segments(body)
         # With a Messaging Service and no From, Twilio answers "accepted" with no
         # sender yet and num_segments "0" (the spec's description says so).
@@ -741,6 +827,7 @@ class FakeTwilio(FakeServer):
             self._messages[resource["sid"]] = _Stored(
                 resource, now, one.get("StatusCallback"), delivery_error
             )
+            self._media[resource["sid"]] = fetched
             self.stats.created += 1
             self.stats.segments += segments
             key = sender or service or ""
@@ -755,6 +842,17 @@ class FakeTwilio(FakeServer):
             self._schedule(resource["sid"], self.auto_status, None)
         return dict(resource)
 
+    def _fetch_media(self, url: str) -> MediaFetch:
+        """GET a MediaUrl with no credentials, as Twilio does from the public internet."""
+        try:
+            with self._opener.open(urllib.request.Request(url), timeout=10) as response:
+                content_type = response.headers.get_content_type()
+                return MediaFetch(url, response.status, content_type, response.read(), None)
+        except urllib.error.HTTPError as error:
+            return MediaFetch(url, error.code, "", b"", str(error))
+        except (urllib.error.URLError, OSError) as error:
+            return MediaFetch(url, None, "", b"", repr(error))
+
     def _take_fault(self, to: str) -> int | None:
         """Raise a queued REST fault for this create; return a delivery error code."""
         with self._lock:
@@ -763,6 +861,8 @@ class FakeTwilio(FakeServer):
                 if fault.take():
                     if fault.remaining == 0:
                         self._fail_next.popleft()
+                    if 30000 <= fault.code < 40000:
+                        return fault.code  # a delivery error: accepted, then undelivered
                     raise TwilioError(fault.status, fault.code, fault.message, fault.retry_after)
                 self._fail_next.popleft()
             faults = self._fail_to.get(to)
@@ -826,7 +926,7 @@ class FakeTwilio(FakeServer):
 
     def _list(self, params: dict[str, list[str]], request: Request) -> dict[str, Any]:
         for name in params:
-            if name not in self._list_params:
+            if self._list_params is not None and name not in self._list_params:
                 raise TwilioError(
                     400,
                     20001,

@@ -10,7 +10,7 @@ It models what caretbot must cope with: per-channel rate limits on chat.postMess
 (HTTP 429 + Retry-After), forced failures, duplicate reactions, unknown channels and
 users, and the three-call files_upload_v2 flow. Run it on its own for benchmarks:
 
-    python -m tests.fakes.slack_api --port 0 --rate 1 --burst 3 --token xoxb-bench
+    python -m bot.sandbox.slack_api --port 0 --rate 1 --burst 3 --token xoxb-bench
 """
 
 from __future__ import annotations
@@ -30,7 +30,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from tests.fakes._http import FakeServer, Request, Response, wait_until
+from bot.sandbox._http import FakeServer, Request, Response, wait_until
+from bot.sandbox.slack_blocks import MESSAGE_BLOCKS, VIEW_BLOCKS, block_errors
 
 Handler = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -46,11 +47,36 @@ MAX_TEXT = 40_000
 class SlackError(Exception):
     """An API-level failure: HTTP 200 with {"ok": false, "error": code} unless `status`."""
 
-    def __init__(self, error: str, status: int = 200, headers: dict[str, str] | None = None):
+    def __init__(
+        self,
+        error: str,
+        status: int = 200,
+        headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ):
         super().__init__(error)
         self.error = error
         self.status = status
         self.headers = headers or {}
+        self.extra = extra or {}
+
+
+def _check_blocks(blocks: Any, limit: int) -> None:
+    """Refuse blocks that break Block Kit's limits, with Slack's invalid_blocks answer."""
+    if isinstance(blocks, str):
+        try:
+            blocks = json.loads(blocks)
+        except ValueError:
+            raise SlackError("invalid_blocks_format") from None
+    errors = block_errors(blocks, limit=limit)
+    if errors:
+        raise SlackError(
+            "invalid_blocks",
+            extra={
+                "errors": errors,
+                "response_metadata": {"messages": [f"[ERROR] {e}" for e in errors]},
+            },
+        )
 
 
 @dataclass(frozen=True)
@@ -204,6 +230,9 @@ class FakeSlack(FakeServer):
             )
             self._last_ts = 0.0
             self._seq = 0
+            self._views: dict[str, dict[str, Any]] = {}
+            self._responses: list[dict[str, Any]] = []
+            self._usergroups: dict[str, dict[str, Any]] = {}
             self.stats = Stats()
 
     def add_user(self, user_id: str, **fields: Any) -> None:
@@ -326,6 +355,11 @@ class FakeSlack(FakeServer):
                 queue.popleft()
             return late
 
+    def clear_faults(self) -> None:
+        """Forget every fault `fail_next` queued: Slack is back."""
+        with self._lock:
+            self._faults = {}
+
     # --------------------------------------------------------------- queries
 
     def calls(self, method: str | None = None) -> list[Call]:
@@ -347,6 +381,24 @@ class FakeSlack(FakeServer):
         with self._lock:
             found = self._messages.get((channel, ts))
             return dict(found) if found is not None else None
+
+    def history(self, channel: str) -> list[dict[str, Any]]:
+        """Every message the workspace knows in `channel` (posted, seeded or updated),
+        oldest first, in and out of threads, each with `reactions` as
+        conversations.history gives them: [{name, users, count}]."""
+        with self._lock:
+            found = [dict(m) for (ch, _ts), m in self._messages.items() if ch == channel]
+            reactions: dict[tuple[str, str], list[str]] = {}
+            for ch, ts, name, user in sorted(self._reactions):
+                if ch == channel:
+                    reactions.setdefault((ts, name), []).append(user)
+        for message in found:
+            message["reactions"] = [
+                {"name": name, "users": users, "count": len(users)}
+                for (ts, name), users in reactions.items()
+                if ts == message["ts"]
+            ]
+        return sorted(found, key=lambda m: float(m["ts"]))
 
     def reactions(self, channel: str | None = None, ts: str | None = None) -> list[str]:
         """Reaction names currently on messages, filtered by channel and/or ts."""
@@ -417,6 +469,8 @@ class FakeSlack(FakeServer):
             return self._receive_upload(request)
         if request.path.startswith("/files-pri/"):
             return self._serve_file(request)
+        if request.path.startswith("/commands/") and request.method == "POST":
+            return self._response_url(request)
         if not request.path.startswith("/api/"):
             return Response.json({"ok": False, "error": "unknown_method"}, status=404)
         method = request.path.removeprefix("/api/")
@@ -462,7 +516,7 @@ class FakeSlack(FakeServer):
                 result = impl(self, params)
             return 200, {"ok": True, **result}, {}
         except SlackError as err:
-            return err.status, {"ok": False, "error": err.error}, err.headers
+            return err.status, {"ok": False, "error": err.error, **err.extra}, err.headers
 
     def _take_fault(self, method: str) -> None:
         with self._lock:
@@ -603,6 +657,8 @@ class FakeSlack(FakeServer):
             raise SlackError("no_text")
         if len(text) > MAX_TEXT:
             raise SlackError("msg_too_long")
+        if params.get("blocks") is not None:
+            _check_blocks(params["blocks"], MESSAGE_BLOCKS)
         self._rate_limit(channel)
         ts = self._next_ts()
         message = self._bot_message(text, ts, params)
@@ -631,6 +687,8 @@ class FakeSlack(FakeServer):
     def _chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
         channel = self._check_channel(params.get("channel"))
         ts = params.get("ts")
+        if params.get("blocks") is not None:
+            _check_blocks(params["blocks"], MESSAGE_BLOCKS)
         with self._lock:
             found = self._messages.get((channel, ts)) if isinstance(ts, str) else None
             if found is None:
@@ -702,6 +760,18 @@ class FakeSlack(FakeServer):
             if found["profile"].get("email", "").lower() == email and email:
                 return {"user": found}
         raise SlackError("users_not_found")
+
+    def _users_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        """users.list: every user, `limit` a page, Slack's cursor in response_metadata."""
+        with self._lock:
+            users = [_user_object(uid, raw, self.team_id) for uid, raw in self._users.items()]
+        limit = int(params.get("limit") or 0) or len(users) or 1
+        start = int(params.get("cursor") or 0)
+        following = start + limit if start + limit < len(users) else None
+        return {
+            "members": users[start : start + limit],
+            "response_metadata": {"next_cursor": str(following) if following else ""},
+        }
 
     def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
         raw = params.get("users") or ""
@@ -867,6 +937,101 @@ class FakeSlack(FakeServer):
     def _files_upload(self, params: dict[str, Any]) -> dict[str, Any]:
         raise SlackError("method_deprecated")
 
+    # ------------------------------------------------- views, user groups, response_url
+
+    def add_usergroup(self, handle: str, users: list[str], *, group_id: str | None = None) -> str:
+        """A user group (`@handle`) with its members; returns its id (S...)."""
+        group_id = group_id or "S" + uuid.uuid5(uuid.NAMESPACE_DNS, handle).hex[:9].upper()
+        with self._lock:
+            self._usergroups[group_id] = {"handle": handle, "users": list(users)}
+        return group_id
+
+    def home(self, user_id: str) -> dict[str, Any] | None:
+        """The Home tab last published for a user (views.publish), or None."""
+        with self._lock:
+            view = self._views.get(f"home:{user_id}")
+        return dict(view) if view is not None else None
+
+    def responses(self) -> list[dict[str, Any]]:
+        """What was POSTed to response_urls (slash commands, block actions), oldest first."""
+        with self._lock:
+            return list(self._responses)
+
+    def response_url(self, label: str = "") -> str:
+        """A response_url as Slack puts in a slash command or action payload, served here."""
+        return f"{self.url}/commands/{self.team_id}/{uuid.uuid4().int % 10**13}/{label or uuid.uuid4().hex[:24]}"
+
+    def _response_url(self, request: Request) -> Response:
+        body = request.json() if request.content_type == "application/json" else {}
+        if not isinstance(body, dict) or not (body.get("text") or body.get("blocks")):
+            return Response.text("no_text", status=400)
+        if body.get("blocks") is not None:
+            errors = block_errors(body["blocks"], limit=MESSAGE_BLOCKS)
+            if errors:
+                return Response.text("invalid_blocks", status=400)
+        with self._lock:
+            self._responses.append({"path": request.path, **body})
+        return Response.text("ok")
+
+    def _view(self, params: dict[str, Any]) -> dict[str, Any]:
+        raw = params.get("view")
+        view = json.loads(raw) if isinstance(raw, str) else raw
+        if not isinstance(view, dict) or view.get("type") not in ("home", "modal"):
+            raise SlackError("invalid_arguments")
+        if view["type"] == "modal" and not view.get("title"):
+            raise SlackError("invalid_arguments")
+        _check_blocks(view.get("blocks"), VIEW_BLOCKS)
+        if len(str(view.get("private_metadata", ""))) > 3000:
+            raise SlackError("invalid_arguments")
+        return {
+            **view,
+            "id": "V" + uuid.uuid4().hex[:10].upper(),
+            "team_id": self.team_id,
+            "app_id": APP_ID,
+            "bot_id": self.bot_id,
+            "hash": uuid.uuid4().hex[:20],
+        }
+
+    def _views_publish(self, params: dict[str, Any]) -> dict[str, Any]:
+        user = params.get("user_id")
+        self._user(user)
+        view = self._view(params)
+        if view["type"] != "home":
+            raise SlackError("invalid_arguments")
+        with self._lock:
+            self._views[f"home:{user}"] = view
+        return {"view": view}
+
+    def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not params.get("trigger_id"):
+            raise SlackError("invalid_trigger_id")
+        view = self._view(params)
+        with self._lock:
+            self._views[view["id"]] = view
+        return {"view": view}
+
+    def _usergroups_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            groups = [
+                {
+                    "id": gid,
+                    "team_id": self.team_id,
+                    "handle": g["handle"],
+                    "name": g["handle"],
+                    "date_delete": 0,
+                    "user_count": len(g["users"]),
+                }
+                for gid, g in self._usergroups.items()
+            ]
+        return {"usergroups": groups}
+
+    def _usergroups_users_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        with self._lock:
+            group = self._usergroups.get(str(params.get("usergroup")))
+        if group is None:
+            raise SlackError("no_such_subteam")
+        return {"users": list(group["users"])}
+
 
 def _user_object(user_id: str, raw: dict[str, Any], team_id: str) -> dict[str, Any]:
     """A users.info `user` with Slack's shape, filled in from the configured fields."""
@@ -919,6 +1084,7 @@ _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "reactions.remove": FakeSlack._reactions_remove,
     "users.info": FakeSlack._users_info,
     "users.lookupByEmail": FakeSlack._users_lookup_by_email,
+    "users.list": FakeSlack._users_list,
     "conversations.open": FakeSlack._conversations_open,
     "conversations.replies": FakeSlack._conversations_replies,
     "conversations.history": FakeSlack._conversations_history,
@@ -926,6 +1092,10 @@ _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "files.completeUploadExternal": FakeSlack._files_complete_upload_external,
     "files.upload": FakeSlack._files_upload,
     "files.info": FakeSlack._files_info,
+    "views.publish": FakeSlack._views_publish,
+    "views.open": FakeSlack._views_open,
+    "usergroups.list": FakeSlack._usergroups_list,
+    "usergroups.users.list": FakeSlack._usergroups_users_list,
 }
 
 
