@@ -128,8 +128,9 @@ class Dispatcher(LoopRunner):
         self._loops: list[Loop] = []
         # Who holds this dispatcher's claims (host, process, instance).
         self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self.lease = timedelta(seconds=LEASE_SECONDS)
-        self.lease_renew_seconds = LEASE_RENEW_SECONDS
+        lease = settings.OUTBOX_LEASE_SECONDS or LEASE_SECONDS
+        self.lease = timedelta(seconds=lease)
+        self.lease_renew_seconds = min(LEASE_RENEW_SECONDS, lease / 3)
         self.claim_batch = CLAIM_BATCH
         # Failures in a row per pace key, for the probe's backoff.
         self._failures: dict[str, int] = {}
