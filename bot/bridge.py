@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import structlog
+from sqlmodel import Session
 
 from bot.desk import hooks as desk_hooks
 from bot.settings import Settings
@@ -190,36 +191,44 @@ def receive_status(db: Database, params: Mapping[str, str]) -> messages.StatusCh
     error_code = int(code) if code else None
     with db.write() as session:
         change = messages.apply_status(
-            session=session, sid=sid, status=status, error_code=error_code
+            session=session, sid=sid, status=status, error_code=error_code, keep_early=True
         )
         if change is None:
             return None
-        blasts.record_delivery(session=session, sid=sid, status=status, error_code=error_code)
-        reaction = STATUS_REACTIONS.get(status)
-        if reaction and change.slack_ts:
-            conversations.add_reaction(
-                session=session,
-                conversation_id=change.conversation_id,
-                channel=change.channel,
-                slack_ts=change.slack_ts,
-                name=reaction,
-            )
-        if status in messages.FAILED_STATUSES:
-            if error_code == twilio_errors.OPTED_OUT:
-                messages.opt_out(
-                    session=session,
-                    candidate_id=change.candidate_id,
-                    source="carrier",
-                    reason="Twilio error 21610",
-                )
-            conversations.add_note(
-                session=session,
-                conversation_id=change.conversation_id,
-                channel=change.channel,
-                text=f"Not delivered: Twilio error {error_code} "
-                f"({twilio_errors.explain(error_code)}).",
-            )
+        after_status(session, change, sid=sid)
     return change
+
+
+def after_status(session: Session, change: messages.StatusChange, *, sid: str) -> None:
+    """What a status that moved a message forward does: the blast's count (when the
+    text was a blast's), a reaction on the teammate's Slack message, and for a failure
+    a note (and an opt-out for Twilio error 21610). Also run for statuses kept because
+    they arrived before the SID was recorded."""
+    status, error_code = change.status, change.error_code
+    blasts.record_delivery(session=session, sid=sid, status=status, error_code=error_code)
+    reaction = STATUS_REACTIONS.get(status)
+    if reaction and change.slack_ts:
+        conversations.add_reaction(
+            session=session,
+            conversation_id=change.conversation_id,
+            channel=change.channel,
+            slack_ts=change.slack_ts,
+            name=reaction,
+        )
+    if status in messages.FAILED_STATUSES:
+        if error_code == twilio_errors.OPTED_OUT:
+            messages.opt_out(
+                session=session,
+                candidate_id=change.candidate_id,
+                source="carrier",
+                reason="Twilio error 21610",
+            )
+        conversations.add_note(
+            session=session,
+            conversation_id=change.conversation_id,
+            channel=change.channel,
+            text=f"Not delivered: Twilio error {error_code} ({twilio_errors.explain(error_code)}).",
+        )
 
 
 # Slack message subtypes that are a person writing (api.slack.com/events/message: every

@@ -59,7 +59,8 @@ WHERE_TO_GET = {
     "SEND_OPT_OUT_REPLIES": "true or false (default false: Twilio answers STOP, START and "
     "HELP itself)",
     "HELP_REPLY": "any text: what caretbot texts back for HELP when SEND_OPT_OUT_REPLIES is true",
-    "OUTBOX_MAX_ATTEMPTS": "a whole number from 1 (default 8)",
+    "RETRY_BUDGET_HOURS": "a number of hours above 0 (default 24)",
+    "OUTBOX_LEASE_SECONDS": "a number of seconds from 3 (default 60)",
     "AUTOCLAIM": "true or false (default false)",
     "CANCEL_SCHEDULED_ON_REPLY": "true or false (default true)",
     "SCHEDULED_GRACE_MINUTES": "a whole number of minutes from 0 (default 15)",
@@ -174,7 +175,13 @@ class Settings(BaseSettings):
     SEND_OPT_OUT_REPLIES: bool = False
     HELP_REPLY: str = "Reply STOP to stop texts from us, START to resume. Msg&data rates may apply."
 
-    OUTBOX_MAX_ATTEMPTS: int = Field(default=8, ge=1)
+    # How long a Slack post or a text is retried through transient failures (5xx,
+    # timeouts, refused connections, 429s) before it is given up with a note.
+    RETRY_BUDGET_HOURS: float = Field(default=24.0, gt=0)
+    # How long an outbox claim holds without renewal (renewed every few seconds while
+    # its worker lives): work a killed worker held is taken up again this long after.
+    # None: bot.delivery.dispatcher.LEASE_SECONDS (60).
+    OUTBOX_LEASE_SECONDS: float | None = Field(default=None, ge=3)
 
     # The desk (caret commands). Slack user ids allowed to ^unclaim what others hold.
     MANAGERS: Annotated[frozenset[str], NoDecode] = frozenset()

@@ -394,6 +394,9 @@ def record_teammate_reply(
         lane=sms_lane(row.id),
         pace_key=sms_pace(row.team_number),
         payload={"message_id": message_id},
+        # Texted in the order the teammate wrote (Slack's ts), not the order stored.
+        order_key=ts,
+        settle=outbox.REPLY_SETTLE,
     )
     return Reply("sent", row.id, message_id)
 

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
 from sqlmodel import Session
 
-from storage.models import Candidate, Conversation, Message, utcnow
+from storage.models import Candidate, Conversation, EarlyStatus, Message, utcnow
 
 _messages = Message.__table__  # type: ignore[attr-defined]
+_early = EarlyStatus.__table__  # type: ignore[attr-defined]
 
 # A status only moves forward: callbacks reuse one SID and can arrive out of order.
 STATUS_RANK = {
@@ -113,21 +115,74 @@ def set_slack_ts(*, session: Session, message_id: int, slack_ts: str) -> None:
 
 
 def mark_sending(*, session: Session, message_id: int) -> None:
-    """The text is about to go to Twilio: a crash from here on means look before resending."""
+    """The text is about to go to Twilio: a crash from here on means look before resending.
+
+    `sending_since` keeps when the first such attempt began: a look-up matches only
+    messages Twilio created from then on.
+    """
     session.connection().execute(
-        _messages.update().where(_messages.c.id == message_id).values(status="sending")
+        _messages.update()
+        .where(_messages.c.id == message_id)
+        .values(
+            status="sending",
+            sending_since=sa.func.coalesce(_messages.c.sending_since, utcnow()),
+        )
+    )
+
+
+def recorded_sids(*, session: Session, sids: list[str]) -> set[str]:
+    """Which of these Twilio SIDs a message of caretbot's already holds."""
+    if not sids:
+        return set()
+    return set(
+        session.connection()
+        .execute(sa.select(_messages.c.twilio_sid).where(_messages.c.twilio_sid.in_(sids)))
+        .scalars()
     )
 
 
 def record_sent(
     *, session: Session, message_id: int, sid: str, status: str, segments: int | None
-) -> None:
-    """Twilio accepted the text."""
+) -> list[StatusChange]:
+    """Twilio accepted the text; statuses that arrived for its SID before this (a status
+    callback can beat the create's answer) are applied now. Returns those that moved it."""
+    _lock_sid(session, sid)
     session.connection().execute(
         _messages.update()
         .where(_messages.c.id == message_id)
         .values(twilio_sid=sid, status=status, segments=segments)
     )
+    early = list(
+        session.connection().execute(
+            sa.select(_early).where(_early.c.sid == sid).order_by(_early.c.id)
+        )
+    )
+    if not early:
+        return []
+    session.connection().execute(_early.delete().where(_early.c.sid == sid))
+    changes = []
+    for row in sorted(early, key=lambda r: STATUS_RANK.get(r.status, -1)):
+        change = apply_status(
+            session=session, sid=sid, status=row.status, error_code=row.error_code
+        )
+        if change is not None:
+            changes.append(change)
+    return changes
+
+
+def _lock_sid(session: Session, sid: str) -> None:
+    """Serialise recording a SID with keeping an early status for it. SQLite's writing
+    transactions already are (BEGIN IMMEDIATE); on PostgreSQL, a transaction-scoped
+    advisory lock on the SID, or a status kept while the SID commits could be missed."""
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(sid))))
+
+
+def forget_early_statuses(*, session: Session, before: datetime) -> int:
+    """Drop statuses kept for SIDs never recorded (another app's texts), older than `before`."""
+    result = session.connection().execute(_early.delete().where(_early.c.received_at < before))
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def record_not_sent(
@@ -191,9 +246,15 @@ class StatusChange:
 
 
 def apply_status(
-    *, session: Session, sid: str, status: str, error_code: int | None
+    *, session: Session, sid: str, status: str, error_code: int | None, keep_early: bool = False
 ) -> StatusChange | None:
-    """Move a message to `status` if that is forward; None when unknown or not forward."""
+    """Move a message to `status` if that is forward; None when unknown or not forward.
+
+    `keep_early`: a status for a SID no message holds yet is kept, and applied when the
+    SID is recorded (`record_sent`); Twilio can call back before its create's answer.
+    """
+    if keep_early:
+        _lock_sid(session, sid)
     row = (
         session.connection()
         .execute(
@@ -211,6 +272,12 @@ def apply_status(
         .first()
     )
     if row is None:
+        if keep_early:
+            session.connection().execute(
+                _early.insert().values(
+                    sid=sid, status=status, error_code=error_code, received_at=utcnow()
+                )
+            )
         return None
     if STATUS_RANK.get(status, -1) <= STATUS_RANK.get(row.status, -1):
         return None

@@ -108,6 +108,9 @@ class Message(SQLModel, table=True):
     slack_ts: str | None = None
     slack_user: str | None = None
     created_at: datetime = _when(nullable=False, default=utcnow)
+    # When the latest attempt to hand an outbound text to Twilio began: a look-up after
+    # an unknown outcome matches only messages Twilio created from then on.
+    sending_since: datetime | None = _when(nullable=True)
 
 
 class OutboxEntry(SQLModel, table=True):
@@ -132,6 +135,31 @@ class OutboxEntry(SQLModel, table=True):
     last_error: str | None = None
     created_at: datetime = _when(nullable=False, default=utcnow)
     updated_at: datetime = _when(nullable=False, default=utcnow, onupdate=utcnow)
+    # Who works on the entry while it is in flight, and until when the claim holds: a
+    # dead worker's entry is taken back only once its lease has lapsed.
+    owner: str | None = Field(default=None, sa_column=Column(sa.String(64), nullable=True))
+    lease_until: datetime | None = _when(nullable=True)
+    # An earlier attempt may have reached the platform (a timeout, a reset, a crash):
+    # look before doing it again.
+    maybe_done: bool = Field(
+        default=False, sa_column=Column(sa.Boolean, nullable=False, server_default=sa.false())
+    )
+    # Order within the lane ("seconds.micros", as Slack's ts): a teammate's replies go
+    # out in the order they were written, not the order they were stored.
+    order_key: str | None = Field(default=None, sa_column=Column(sa.String(32), nullable=True))
+
+
+class EarlyStatus(SQLModel, table=True):
+    """A Twilio status callback for a SID caretbot has not recorded yet (the callback
+    beat the create's answer); applied when the SID is recorded."""
+
+    __tablename__ = "early_statuses"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sid: str = Field(sa_column=Column(sa.String(64), nullable=False, index=True))
+    status: str = Field(sa_column=Column(sa.String(20), nullable=False))
+    error_code: int | None = None
+    received_at: datetime = _when(nullable=False, default=utcnow)
 
 
 class ProcessedSlackEvent(SQLModel, table=True):

@@ -1,8 +1,10 @@
 """The outbox: work for Slack and Twilio, stored in the same transaction as its cause.
 
-A dispatcher takes the oldest entry of each lane once it is due, claims it with a
-conditional update (so two dispatchers never do one entry twice), and records how it
-went. Entries left `in_flight` by a crash are handed back on start.
+A dispatcher takes the first entry of each lane (in `order_key` order) once it is due,
+claims it with a conditional update that names the dispatcher and a lease (so two
+dispatchers never do one entry twice), renews the lease while it works, and records how
+it went. Entries left `in_flight` by a dead dispatcher are handed back only once their
+lease has lapsed.
 """
 
 from __future__ import annotations
@@ -31,15 +33,41 @@ class Work:
     attempts: int
     created_at: datetime
     updated_at: datetime
+    # An earlier attempt may have reached the platform: look before doing it again.
+    maybe_done: bool = False
+    order_key: str | None = None
+    owner: str | None = None  # who holds it while in flight, until lease_until
+    lease_until: datetime | None = None
+    last_error: str | None = None
+    state: str = "pending"
+
+
+def order_key_at(moment: datetime) -> str:
+    """An entry's place in its lane, written as Slack writes a message ts."""
+    return f"{moment.timestamp():017.6f}"
 
 
 _INSERT = _outbox.insert()
+# How long a teammate's reply waits before it is due, so that one written just before
+# it but stored just after (events are handled concurrently) still goes first.
+REPLY_SETTLE = timedelta(milliseconds=300)
 
 
 def row(
-    *, kind: str, lane: str, pace_key: str, payload: dict[str, Any], now: datetime
+    *,
+    kind: str,
+    lane: str,
+    pace_key: str,
+    payload: dict[str, Any],
+    now: datetime,
+    order_key: str | None = None,
+    not_before: datetime | None = None,
 ) -> dict[str, Any]:
-    """The values of a new outbox entry (for `enqueue_many`)."""
+    """The values of a new outbox entry (for `enqueue_many`).
+
+    `order_key`: its place in the lane (default: when it was stored); `not_before`:
+    not due until then (default: at once).
+    """
     return {
         "kind": kind,
         "lane": lane,
@@ -47,9 +75,11 @@ def row(
         "payload": payload,
         "state": "pending",
         "attempts": 0,
-        "next_attempt_at": now,
+        "next_attempt_at": not_before or now,
         "created_at": now,
         "updated_at": now,
+        "order_key": order_key or order_key_at(now),
+        "maybe_done": False,
     }
 
 
@@ -60,11 +90,33 @@ def enqueue_many(*, session: Session, rows: list[dict[str, Any]]) -> None:
 
 
 def enqueue(
-    *, session: Session, kind: str, lane: str, pace_key: str, payload: dict[str, Any]
+    *,
+    session: Session,
+    kind: str,
+    lane: str,
+    pace_key: str,
+    payload: dict[str, Any],
+    order_key: str | None = None,
+    settle: timedelta | None = None,
 ) -> None:
-    """Add work; it is done after the current transaction commits."""
+    """Add work; it is done after the current transaction commits.
+
+    `order_key` places it in its lane (a teammate's reply: the Slack message's ts);
+    `settle` holds it back that long, so that work stored a moment later but ordered
+    before it (a reply written first, stored second) still goes first.
+    """
+    now = utcnow()
     session.connection().execute(
-        _INSERT, row(kind=kind, lane=lane, pace_key=pace_key, payload=payload, now=utcnow())
+        _INSERT,
+        row(
+            kind=kind,
+            lane=lane,
+            pace_key=pace_key,
+            payload=payload,
+            now=now,
+            order_key=order_key,
+            not_before=now + settle if settle else None,
+        ),
     )
 
 
@@ -74,18 +126,25 @@ def due_heads(
     kinds: frozenset[str],
     now: datetime,
     limit: int = 200,
+    skip_pace_keys: list[str] | None = None,
     low_priority: frozenset[str] = frozenset(),
 ) -> list[Work]:
     """The oldest undone entry of each lane, where it is due: the next thing to do.
 
-    Entries of the `low_priority` kinds (blast texts) come after every other kind.
+    `skip_pace_keys`: channels or senders that must wait now (their heads are left out,
+    so they do not crowd out the heads of others within `limit`). Entries of the
+    `low_priority` kinds (blast texts) come after every other kind.
     """
     earlier = _outbox.alias("earlier")
+    mine, theirs = (
+        sa.func.coalesce(_outbox.c.order_key, ""),
+        sa.func.coalesce(earlier.c.order_key, ""),
+    )
     blocked = (
         sa.select(earlier.c.id)
         .where(
             earlier.c.lane == _outbox.c.lane,
-            earlier.c.id < _outbox.c.id,
+            sa.or_(theirs < mine, sa.and_(theirs == mine, earlier.c.id < _outbox.c.id)),
             earlier.c.state.in_(("pending", "in_flight")),
         )
         .exists()
@@ -97,6 +156,7 @@ def due_heads(
             _outbox.c.next_attempt_at <= now,
             _outbox.c.kind.in_(sorted(kinds)),
             ~blocked,
+            *([_outbox.c.pace_key.notin_(skip_pace_keys)] if skip_pace_keys else []),
         )
         .order_by(
             sa.case((_outbox.c.kind.in_(sorted(low_priority)), 1), else_=0)
@@ -109,40 +169,70 @@ def due_heads(
     return [_work(row) for row in rows]
 
 
-def next_due_at(*, session: Session, kinds: frozenset[str]) -> datetime | None:
-    """When the earliest pending entry of these kinds falls due."""
+def next_due_at(
+    *, session: Session, kinds: frozenset[str], skip_pace_keys: list[str] | None = None
+) -> datetime | None:
+    """When the earliest pending entry of these kinds (not of `skip_pace_keys`) falls due."""
     return (
         session.connection()
         .execute(
             sa.select(sa.func.min(_outbox.c.next_attempt_at)).where(
-                _outbox.c.state == "pending", _outbox.c.kind.in_(sorted(kinds))
+                _outbox.c.state == "pending",
+                _outbox.c.kind.in_(sorted(kinds)),
+                *([_outbox.c.pace_key.notin_(skip_pace_keys)] if skip_pace_keys else []),
             )
         )
         .scalar()
     )
 
 
-def claim(*, session: Session, entry_id: int) -> bool:
+def claim(
+    *,
+    session: Session,
+    entry_id: int,
+    owner: str | None = None,
+    lease: timedelta | None = None,
+) -> bool:
     """Take an entry for doing; False if another dispatcher took it first."""
-    result = session.connection().execute(
-        _outbox.update()
-        .where(_outbox.c.id == entry_id, _outbox.c.state == "pending")
-        .values(state="in_flight", attempts=_outbox.c.attempts + 1, updated_at=utcnow())
-    )
-    return result.rowcount == 1  # type: ignore[attr-defined]
+    return entry_id in claim_many(session=session, entry_ids=[entry_id], owner=owner, lease=lease)
 
 
-def claim_many(*, session: Session, entry_ids: list[int]) -> set[int]:
-    """Take several entries at once; the ids this caller got."""
+def claim_many(
+    *,
+    session: Session,
+    entry_ids: list[int],
+    owner: str | None = None,
+    lease: timedelta | None = None,
+) -> set[int]:
+    """Take several entries at once for `owner`, until `lease` from now; the ids this
+    caller got. The entries count as maybe done from here on (a crash mid-call)."""
     if not entry_ids:
         return set()
+    now = utcnow()
     claimed = session.connection().execute(
         _outbox.update()
         .where(_outbox.c.id.in_(entry_ids), _outbox.c.state == "pending")
-        .values(state="in_flight", attempts=_outbox.c.attempts + 1, updated_at=utcnow())
+        .values(
+            state="in_flight",
+            attempts=_outbox.c.attempts + 1,
+            updated_at=now,
+            owner=owner,
+            lease_until=now + lease if lease is not None else None,
+            maybe_done=True,
+        )
         .returning(_outbox.c.id)
     )
     return set(claimed.scalars())
+
+
+def renew_leases(*, session: Session, owner: str, lease: timedelta) -> int:
+    """Extend every claim `owner` holds to `lease` from now; how many."""
+    result = session.connection().execute(
+        _outbox.update()
+        .where(_outbox.c.owner == owner, _outbox.c.state == "in_flight")
+        .values(lease_until=utcnow() + lease)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def release(*, session: Session, entry_ids: list[int]) -> None:
@@ -151,8 +241,18 @@ def release(*, session: Session, entry_ids: list[int]) -> None:
         session.connection().execute(
             _outbox.update()
             .where(_outbox.c.id.in_(entry_ids), _outbox.c.state == "in_flight")
-            .values(state="pending", attempts=_outbox.c.attempts - 1)
+            .values(state="pending", attempts=_outbox.c.attempts - 1, owner=None, lease_until=None)
         )
+
+
+def release_owned(*, session: Session, owner: str) -> int:
+    """Give back every entry `owner` still holds (it stops before starting them)."""
+    result = session.connection().execute(
+        _outbox.update()
+        .where(_outbox.c.owner == owner, _outbox.c.state == "in_flight")
+        .values(state="pending", attempts=_outbox.c.attempts - 1, owner=None, lease_until=None)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def mark_done(*, session: Session, entry_id: int) -> None:
@@ -160,18 +260,54 @@ def mark_done(*, session: Session, entry_id: int) -> None:
     session.connection().execute(
         _outbox.update()
         .where(_outbox.c.id == entry_id)
-        .values(state="done", last_error=None, updated_at=utcnow())
+        .values(state="done", last_error=None, updated_at=utcnow(), owner=None, lease_until=None)
     )
 
 
-def retry_later(*, session: Session, entry_id: int, delay: timedelta, error: str) -> None:
-    """Put the entry back, due after `delay`; its lane waits for it."""
+def retry_later(
+    *,
+    session: Session,
+    entry_id: int,
+    delay: timedelta,
+    error: str,
+    maybe_done: bool = True,
+) -> None:
+    """Put the entry back, due after `delay`; its lane waits for it.
+
+    `maybe_done=False` when the platform surely did not do it (it answered with an
+    error, or the connection was refused): no look-up is needed before the next try.
+    """
     now = utcnow()
     session.connection().execute(
         _outbox.update()
         .where(_outbox.c.id == entry_id)
-        .values(state="pending", next_attempt_at=now + delay, last_error=error, updated_at=now)
+        .values(
+            state="pending",
+            next_attempt_at=now + delay,
+            last_error=error,
+            updated_at=now,
+            owner=None,
+            lease_until=None,
+            maybe_done=maybe_done,
+        )
     )
+
+
+def due_again(*, session: Session, pace_key: str) -> int:
+    """Make every waiting retry of a channel or sender due now (it is back after an
+    outage: catch up at its rate rather than at each entry's backoff); how many."""
+    now = utcnow()
+    result = session.connection().execute(
+        _outbox.update()
+        .where(
+            _outbox.c.pace_key == pace_key,
+            _outbox.c.state == "pending",
+            _outbox.c.next_attempt_at > now,
+            _outbox.c.last_error.is_not(None),
+        )
+        .values(next_attempt_at=now)
+    )
+    return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
 
 def mark_failed(*, session: Session, entry_id: int, error: str) -> None:
@@ -179,24 +315,28 @@ def mark_failed(*, session: Session, entry_id: int, error: str) -> None:
     session.connection().execute(
         _outbox.update()
         .where(_outbox.c.id == entry_id)
-        .values(state="failed", last_error=error, updated_at=utcnow())
+        .values(state="failed", last_error=error, updated_at=utcnow(), owner=None, lease_until=None)
     )
 
 
-def take_back_in_flight(*, session: Session, kinds: frozenset[str]) -> list[Work]:
-    """Entries a crash left in flight, put back to pending; returned for a look first."""
-    rows = list(
-        session.connection().execute(
-            sa.select(_outbox).where(
-                _outbox.c.state == "in_flight", _outbox.c.kind.in_(sorted(kinds))
-            )
-        )
+def take_back_in_flight(
+    *, session: Session, kinds: frozenset[str], now: datetime | None = None
+) -> list[Work]:
+    """Entries in flight whose claim has lapsed (their dispatcher died), put back to
+    pending and returned; they stay marked maybe done, so they are looked up first.
+    A claim with no lease (made before leases existed) has lapsed."""
+    now = now or utcnow()
+    lapsed = sa.and_(
+        _outbox.c.state == "in_flight",
+        _outbox.c.kind.in_(sorted(kinds)),
+        sa.or_(_outbox.c.lease_until.is_(None), _outbox.c.lease_until < now),
     )
+    rows = list(session.connection().execute(sa.select(_outbox).where(lapsed)))
     if rows:
         session.connection().execute(
             _outbox.update()
-            .where(_outbox.c.id.in_([row.id for row in rows]))
-            .values(state="pending", next_attempt_at=utcnow())
+            .where(_outbox.c.id.in_([row.id for row in rows]), lapsed)
+            .values(state="pending", next_attempt_at=utcnow(), owner=None, lease_until=None)
         )
     return [_work(row) for row in rows]
 
@@ -207,6 +347,45 @@ def backlog(*, session: Session) -> int:
         session.connection()
         .execute(sa.select(sa.func.count()).where(_outbox.c.state.in_(("pending", "in_flight"))))
         .scalar_one()
+    )
+
+
+@dataclass(frozen=True)
+class PlatformState:
+    """How delivery to one platform stands (for /healthz and `caretbot outbox`)."""
+
+    last_success_at: datetime | None
+    last_error: str | None  # the latest error of work still waiting or given up
+    last_error_at: datetime | None
+    backlog: int  # pending or in flight
+    oldest_at: datetime | None  # when the oldest waiting entry was stored
+
+
+def platform_state(*, session: Session, kinds: frozenset[str]) -> PlatformState:
+    """The last success, the last error, the backlog and its oldest entry, for the
+    work of these kinds (conversations.SLACK_KINDS or TWILIO_KINDS)."""
+    connection = session.connection()
+    of_kinds = _outbox.c.kind.in_(sorted(kinds))
+    last_success = connection.execute(
+        sa.select(sa.func.max(_outbox.c.updated_at)).where(of_kinds, _outbox.c.state == "done")
+    ).scalar()
+    error = connection.execute(
+        sa.select(_outbox.c.last_error, _outbox.c.updated_at)
+        .where(of_kinds, _outbox.c.last_error.is_not(None), _outbox.c.state != "done")
+        .order_by(_outbox.c.updated_at.desc())
+        .limit(1)
+    ).first()
+    backlog, oldest = connection.execute(
+        sa.select(sa.func.count(), sa.func.min(_outbox.c.created_at)).where(
+            of_kinds, _outbox.c.state.in_(("pending", "in_flight"))
+        )
+    ).one()
+    return PlatformState(
+        last_success_at=last_success,
+        last_error=error.last_error if error else None,
+        last_error_at=error.updated_at if error else None,
+        backlog=int(backlog),
+        oldest_at=oldest,
     )
 
 
@@ -228,6 +407,12 @@ def _work(row: Any) -> Work:
         attempts=row.attempts,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        maybe_done=bool(row.maybe_done),
+        order_key=row.order_key,
+        owner=row.owner,
+        lease_until=row.lease_until,
+        last_error=row.last_error,
+        state=row.state,
     )
 
 

@@ -8,6 +8,7 @@ from storage.lists_models import Apply, CandidateList, ListMember, SavedFilter
 from storage.models import (
     Candidate,
     Conversation,
+    EarlyStatus,
     Message,
     OutboxEntry,
     ProcessedSlackEvent,
@@ -27,6 +28,7 @@ __all__ = [
     "Conversation",
     "Delivery",
     "DeskNote",
+    "EarlyStatus",
     "ImportRun",
     "IntegrationState",
     "ListMember",

@@ -90,7 +90,8 @@ def retry_command(
     ] = None,
     every: Annotated[bool, typer.Option("--all", help="Every given-up and waiting entry.")] = False,
 ) -> None:
-    """Put given-up (or waiting) outbox work back, to be done now with fresh tries."""
+    """Put given-up (or waiting) outbox work back, to be done now (its retry budget still
+    counts from when it was stored)."""
     if not entry_ids and not every:
         typer.echo("Name the entries to retry (caretbot outbox retry 12 13) or --all.", err=True)
         raise typer.Exit(2)

@@ -1,24 +1,24 @@
 """Blast texts and the blast's Slack message, as outbox work of their own kinds.
 
-The dispatcher's Twilio loop delivers `blast.send` entries with `send_blast_text`:
-the same sender bucket as conversation replies (so the pace holds for both), the same
-look-up at Twilio before resending a text whose fate a crash left unknown, the same
-status callback. Blast texts sort after every other kind when the loop claims work,
-and it claims at most one second's worth of them at a time, so a teammate's reply
-waits for at most about a second of blast texts.
+The dispatcher's Twilio loop (bot/delivery/loops.py) delivers `blast.send` entries with
+`send_blast_text`: the same sender bucket as conversation replies, paid in segments
+before the entry is claimed (so the pace holds for both), the same pool, leases and
+retry budget (RETRY_BUDGET_HOURS), the same look-up at Twilio before resending a text
+whose fate a crash left unknown, the same status callback. Blast texts sort after every
+other kind when the loop claims work, and it claims at most one second's worth of them
+at a time (`take_few`), so a teammate's reply waits for at most about a second of blast
+texts.
 
 Each recipient is claimed (state `sending`) before its text goes to Twilio, and its
-MessageSid is recorded in the transaction that marks the work done.
+MessageSid is recorded in the transaction that marks the work done. The blast's Slack
+message is posted with message metadata and looked up before it is posted again
+(bot/delivery/slack_lookup.py), like a conversation's posts.
 """
 
 from __future__ import annotations
 
 import functools
-import time
-import weakref
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import requests
@@ -26,10 +26,10 @@ import structlog
 from slack_sdk.errors import SlackApiError
 from twilio.base.exceptions import TwilioRestException
 
-from bot.delivery.pacing import TokenBucket
+from bot.delivery import slack_lookup
 from bot.sms import twilio_errors
 from grammar.quiet_hours import QuietHours, parse_quiet_hours
-from storage import blasts, messages, outbox
+from storage import blasts, messages
 from storage.blasts import BLAST_SEND, BLAST_SLACK
 from storage.models import utcnow
 from storage.outbox import Work
@@ -43,10 +43,6 @@ TWILIO_KINDS = frozenset({BLAST_SEND})
 SLACK_KINDS = frozenset({BLAST_SLACK})
 # Claimed after every other kind (storage.outbox.due_heads).
 LOW_PRIORITY = frozenset({BLAST_SEND})
-# Threads that send blast texts at once (see deliver_concurrently).
-SENDERS = 4
-# One pool per dispatcher, gone with it.
-_pools: weakref.WeakKeyDictionary[Dispatcher, ThreadPoolExecutor] = weakref.WeakKeyDictionary()
 # Twilio errors that mean "this number cannot be texted": a failure with its reason.
 NOT_TEXTABLE = frozenset({21211, 21614})
 
@@ -64,53 +60,12 @@ def take_few(heads: Sequence[Work], segments_per_second: float) -> list[Work]:
     return kept
 
 
-def take_segments(bucket: TokenBucket, cost: int) -> None:
-    """Wait until the sender may send `cost` segments, and take them.
-
-    A text of more segments than the bucket holds goes alone once the bucket is full,
-    and leaves it in debt: nothing follows it for its segments' worth of time.
-    """
-    step = min(float(cost), bucket.burst)
-    while not bucket.try_take(step):
-        time.sleep(min(1.0, max(0.001, bucket.wait_time(step))))
-    if cost > step:
-        bucket.pause((cost - step) / bucket.rate)
-
-
 def blast_name(db: Any, candidate_id: int | None) -> str | None:
     """The blast last texted to this candidate, for their card (None if none)."""
     if candidate_id is None:
         return None
     with db.read() as session:
         return blasts.blast_name_for(session=session, candidate_id=candidate_id)
-
-
-def deliver_concurrently(dispatcher: Dispatcher, works: Sequence[Work]) -> int:
-    """Deliver claimed blast texts on SENDERS threads; the number done or tried.
-
-    One text at a time cannot keep up with a fast sender: each costs a few database
-    writes and a round trip to Twilio. The sender's bucket (shared, locked) still paces
-    them, and each is claimed and recorded on its own as before. Work not started when
-    the dispatcher stops is given back.
-    """
-    pool = _pools.get(dispatcher)
-    if pool is None:
-        pool = _pools[dispatcher] = ThreadPoolExecutor(
-            max_workers=SENDERS, thread_name_prefix="blast-send"
-        )
-
-    def one(work: Work) -> bool:
-        if dispatcher.stopping.is_set():
-            return False
-        dispatcher.deliver(replace(work, attempts=work.attempts + 1))
-        return True
-
-    done = list(pool.map(one, works))
-    left = [work.id for work, went in zip(works, done, strict=True) if not went]
-    if left:
-        with dispatcher.db.write() as session:
-            outbox.release(session=session, entry_ids=left)
-    return len(works) - len(left)
 
 
 def handlers(dispatcher: Dispatcher) -> dict[str, Any]:
@@ -153,6 +108,7 @@ def send_blast_text(dispatcher: Dispatcher, work: Work) -> Outcome:
                 view.body, view.phone, view.team_number, view.message_created_at
             )
         except LookupFailed as error:
+            # Sending blind could text the recipient twice: wait until Twilio answers.
             return _retry_or_give_up(
                 dispatcher, work, view, f"look-up failed: {error}", backoff(work.attempts)
             )
@@ -163,7 +119,7 @@ def send_blast_text(dispatcher: Dispatcher, work: Work) -> Outcome:
             with db.write() as session:
                 blasts.set_aside(session=session, view=view, state="canceled")
             return DONE
-    take_segments(dispatcher.twilio_pacer.bucket(work.pace_key), max(1, view.segments))
+    # The loop took the text's segments from the sender's bucket before claiming it.
     try:
         sent = dispatcher.twilio.messages.create(
             **dispatcher._send_args(view.body, view.phone, view.team_number)
@@ -217,17 +173,27 @@ def _sent(view: blasts.SendView, sent: Any) -> Outcome:
 
 
 def _retry_or_give_up(
-    dispatcher: Dispatcher, work: Work, view: blasts.SendView, error: str, delay: float
+    dispatcher: Dispatcher,
+    work: Work,
+    view: blasts.SendView,
+    error: str,
+    delay: float,
+    *,
+    outage: bool = True,
 ) -> Outcome:
+    """A retry; once RETRY_BUDGET_HOURS is spent (the dispatcher decides), the recipient
+    is recorded as a failure, so the blast can finish. `outage`: Twilio is failing, so
+    the sender waits (one probe at a time), not only this text."""
     from bot.delivery.dispatcher import Outcome
 
-    if work.attempts < dispatcher.settings.OUTBOX_MAX_ATTEMPTS:
-        return Outcome("retry", error=error, delay=delay)
-    # Given up: the recipient is a failure, so the blast can finish.
     return Outcome(
-        "failed",
-        error=f"gave up after {work.attempts} attempts: {error}",
-        record=lambda session: blasts.record_failed(session=session, view=view, error_code=None),
+        "retry",
+        error=error,
+        delay=delay,
+        outage=outage,
+        on_give_up=lambda session: blasts.record_failed(
+            session=session, view=view, error_code=None
+        ),
     )
 
 
@@ -248,6 +214,7 @@ def _refused(
             view,
             f"twilio {error.status} {code}",
             retry_after if retry_after is not None else backoff(work.attempts),
+            outage=error.status >= 500,
         )
     with dispatcher.db.write() as session:
         blasts.record_failed(session=session, view=view, error_code=code)
@@ -266,7 +233,7 @@ def post_blast_message(dispatcher: Dispatcher, work: Work) -> Outcome:
     """Post or update the blast's message in SLACK_CHANNEL_ID, or post a notice."""
     from bot.blast_report import describe
     from bot.delivery.blast_rules import blast_rules
-    from bot.delivery.dispatcher import DONE, Outcome
+    from bot.delivery.dispatcher import DONE, LookupFailed, Outcome
 
     blast_id = work.payload["blast_id"]
     with dispatcher.db.read() as session:
@@ -281,14 +248,17 @@ def post_blast_message(dispatcher: Dispatcher, work: Work) -> Outcome:
     text = ":mega: " + "\n".join(line for line in lines if not line.startswith("  "))
     try:
         if notice:
-            dispatcher._slack_call(
-                dispatcher.slack.chat_postMessage,
-                work.pace_key,
-                channel=channel,
-                text=f":warning: {notice}",
-                thread_ts=blast.slack_ts,
-                reply_broadcast=blast.slack_ts is not None,
-            )
+            # Posted once: an attempt whose fate is unknown is looked up first.
+            if dispatcher._look_up(work, channel, blast.slack_ts, "notice") is None:
+                dispatcher._slack_call(
+                    dispatcher.slack.chat_postMessage,
+                    work.pace_key,
+                    channel=channel,
+                    text=f":warning: {notice}",
+                    thread_ts=blast.slack_ts,
+                    reply_broadcast=blast.slack_ts is not None,
+                    metadata=slack_lookup.metadata(work.id, "notice"),
+                )
             return DONE
         if blast.slack_ts:
             dispatcher._slack_call(
@@ -299,16 +269,22 @@ def post_blast_message(dispatcher: Dispatcher, work: Work) -> Outcome:
                 text=text,
             )
             return DONE
-        response = dispatcher._slack_call(
-            dispatcher.slack.chat_postMessage,
-            work.pace_key,
-            channel=channel,
-            text=text,
-            unfurl_links=False,
-        )
+        found = dispatcher._look_up(work, channel, None, "blast")
+        if found is None:
+            response = dispatcher._slack_call(
+                dispatcher.slack.chat_postMessage,
+                work.pace_key,
+                channel=channel,
+                text=text,
+                unfurl_links=False,
+                metadata=slack_lookup.metadata(work.id, "blast"),
+            )
+            found = response["ts"]
+    except LookupFailed as error:
+        return dispatcher._lookup_failed(work, error)
     except (SlackApiError, OSError, requests.RequestException) as error:
         return dispatcher._slack_outcome(work, error)
-    ts = response["ts"]
+    ts = found
     return Outcome(
         "done",
         record=lambda session: blasts.set_slack_ts(

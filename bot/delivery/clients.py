@@ -34,8 +34,9 @@ def slack_client(settings: Settings) -> WebClient:
 class TwilioHttp(TwilioHttpClient):
     """twilio-python's HTTP client, remembering a 429's Retry-After for the outbox.
 
-    TwilioRestException carries no headers; the dispatcher calls from one thread, so
-    the value read right after a failed call is that call's.
+    TwilioRestException carries no headers; the value is kept per thread (the
+    dispatcher calls from a pool), so the one read right after a failed call is that
+    call's.
     """
 
     def __init__(self) -> None:

@@ -1,17 +1,21 @@
 """The outbox dispatcher: delivers stored work to Slack and Twilio, paced and retried.
 
 Two loops run in threads, one for Slack work and one for Twilio work, so a slow
-platform never holds up the other. Each takes the head of every lane that is due,
-claims it, waits for its rate bucket, calls the platform, and records the outcome:
-done, retry later (5xx, network errors, 429 with its Retry-After), or failed for good
-(with a log line and, for texts, a note in the thread).
+platform never holds up the other (bot/delivery/loops.py). Each takes the head of every
+lane that is due and whose rate bucket allows it, claims it with a lease, calls the
+platform on a small pool, and records the outcome here: done, retry later (5xx, network
+errors, 429 with its Retry-After, until RETRY_BUDGET_HOURS), or failed for good (with a
+log line and, for texts, a note in the thread).
 """
 
 from __future__ import annotations
 
+import os
 import random
+import socket
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -25,8 +29,10 @@ from sqlmodel import Session
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client as TwilioClient
 
-from bot.delivery import blast_sends
+from bot import bridge
+from bot.delivery import blast_sends, slack_lookup
 from bot.delivery.health import PlatformHealth
+from bot.delivery.loops import NOT_DONE_STATUSES, Loop, LoopRunner, refused, retry_after_seconds
 from bot.delivery.pacing import Pacer
 from bot.desk import runner as desk
 from bot.settings import Settings
@@ -45,12 +51,20 @@ SLACK_TRANSIENT = frozenset(
     {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 )
 MAX_BACKOFF_SECONDS = 300.0
+# A channel or sender that failed is tried again after at most this long, whatever
+# each entry's own backoff: once it is back, catch-up starts within this many seconds
+# and then runs at the platform's rate (issue 8 asks catch-up within 1.5 times that).
+MAX_PROBE_SECONDS = 10.0
+# How long a claim holds without renewal; renewed every LEASE_RENEW_SECONDS while the
+# dispatcher lives, and taken back by another one only once it has lapsed.
+LEASE_SECONDS = 60.0
+LEASE_RENEW_SECONDS = 5.0
 # Heads of lanes claimed at once; given back if the dispatcher stops before doing them.
 CLAIM_BATCH = 50
 
 
 class LookupFailed(Exception):
-    """Twilio could not say whether an earlier attempt already sent a text."""
+    """Slack or Twilio could not say whether an earlier attempt already did the work."""
 
 
 @dataclass(frozen=True)
@@ -60,12 +74,24 @@ class Outcome:
     state: str  # done | retry | failed
     error: str | None = None
     delay: float = 0.0
+    # For a retry: the platform is failing (5xx, unreachable), so its channel or sender
+    # waits, not only this entry; and whether it surely did not do the work (no look-up
+    # is needed before the next try).
+    outage: bool = False
+    not_done: bool = False
     note: str | None = None  # said in the thread when the work is given up
     # What to store about the result, in the transaction that marks the work done.
     record: Callable[[Session], None] | None = None
+    # For a retry: what to store if the retry budget is spent and the work given up.
+    on_give_up: Callable[[Session], None] | None = None
 
 
 DONE = Outcome("done")
+
+
+def platform_of(kind: str) -> str:
+    """The platform an outbox kind's work goes to (slack, twilio), for /healthz."""
+    return "twilio" if kind in conversations.TWILIO_KINDS | blast_sends.TWILIO_KINDS else "slack"
 
 
 def backoff(attempts: int) -> float:
@@ -73,7 +99,7 @@ def backoff(attempts: int) -> float:
     return min(MAX_BACKOFF_SECONDS, 2.0 ** max(0, attempts - 1)) * random.uniform(0.8, 1.2)
 
 
-class Dispatcher:
+class Dispatcher(LoopRunner):
     """Delivers the outbox. State: the platform clients and the rate buckets."""
 
     def __init__(
@@ -94,10 +120,21 @@ class Dispatcher:
         self.wake = wake if wake is not None else threading.Event()
         self.stopping = threading.Event()
         self.slack_pacer = Pacer(settings.SLACK_POSTS_PER_SECOND, settings.SLACK_POST_BURST, clock)
-        # reactions.add is Tier 3: about 50 a minute.
+        # reactions.add is Tier 3: about 50 a minute; so are the look-ups.
         self.reaction_pacer = Pacer(0.8, 5, clock)
-        self.twilio_pacer = Pacer(settings.TWILIO_SEGMENTS_PER_SECOND, 1, clock)
+        self.lookup_pacer = Pacer(0.8, 5, clock)
+        self.twilio_pacer = Pacer(settings.TWILIO_SEGMENTS_PER_SECOND, 1, clock, window=True)
         self._threads: list[threading.Thread] = []
+        self._loops: list[Loop] = []
+        # Who holds this dispatcher's claims (host, process, instance).
+        self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        lease = settings.OUTBOX_LEASE_SECONDS or LEASE_SECONDS
+        self.lease = timedelta(seconds=lease)
+        self.lease_renew_seconds = min(LEASE_RENEW_SECONDS, lease / 3)
+        self.claim_batch = CLAIM_BATCH
+        # Failures in a row per pace key, for the probe's backoff.
+        self._failures: dict[str, int] = {}
+        self._failures_lock = threading.Lock()
         self.health = PlatformHealth(db)
         self._handlers: dict[str, Callable[[Work], Outcome]] = {
             conversations.POST_INBOUND: self._post_inbound,
@@ -109,83 +146,13 @@ class Dispatcher:
             conversations.POST_CHANNEL: self._post_channel,
         }
 
-    # The loops.
-
-    def start(self) -> None:
-        """Hand back work a crash left in flight, then run both loops in threads."""
-        with self.db.write() as session:
-            left = outbox.take_back_in_flight(
-                session=session,
-                kinds=conversations.SLACK_KINDS
-                | conversations.TWILIO_KINDS
-                | blast_sends.SLACK_KINDS
-                | blast_sends.TWILIO_KINDS,
-            )
-        for work in left:
-            log.warning("outbox.resumed", entry=work.id, kind=work.kind)
-        for name, kinds in (
-            ("slack", conversations.SLACK_KINDS | blast_sends.SLACK_KINDS),
-            ("twilio", conversations.TWILIO_KINDS | blast_sends.TWILIO_KINDS),
-        ):
-            thread = threading.Thread(
-                target=self.run, args=(kinds,), name=f"outbox-{name}", daemon=True
-            )
-            thread.start()
-            self._threads.append(thread)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Finish the work in hand and stop."""
-        self.stopping.set()
-        self.wake.set()
-        for thread in self._threads:
-            thread.join(timeout)
-        self._threads.clear()
-
-    def run(self, kinds: frozenset[str]) -> None:
-        """Deliver work of these kinds until stopped."""
-        while not self.stopping.is_set():
-            try:
-                did = self.run_once(kinds)
-            except Exception:  # the loop must outlive a database hiccup
-                log.exception("outbox.loop_failed")
-                did = 0
-            if not did:
-                self.wake.wait(self._idle_seconds(kinds))
-                self.wake.clear()
-
-    def run_once(self, kinds: frozenset[str]) -> int:
-        """Do every due head of lane once; the number done or tried."""
-        with self.db.write() as session:
-            heads = outbox.due_heads(
-                session=session,
-                kinds=kinds,
-                now=utcnow(),
-                limit=CLAIM_BATCH,
-                low_priority=blast_sends.LOW_PRIORITY,
-            )
-            heads = blast_sends.take_few(heads, self.settings.TWILIO_SEGMENTS_PER_SECOND)
-            claimed = outbox.claim_many(session=session, entry_ids=[work.id for work in heads])
-        mine = [work for work in heads if work.id in claimed]
-        for index, work in enumerate(mine):
-            if self.stopping.is_set():
-                with self.db.write() as session:
-                    outbox.release(session=session, entry_ids=[w.id for w in mine[index:]])
-                return index
-            if work.kind in blast_sends.LOW_PRIORITY:
-                # The rest are blast texts (they sort last): sent a few at a time.
-                return index + blast_sends.deliver_concurrently(self, mine[index:])
-            self.deliver(replace(work, attempts=work.attempts + 1))
-        return len(mine)
-
-    def _idle_seconds(self, kinds: frozenset[str]) -> float:
-        with self.db.read() as session:
-            due = outbox.next_due_at(session=session, kinds=kinds)
-        if due is None:
-            return 1.0
-        return min(1.0, max(0.01, (due - utcnow()).total_seconds()))
-
     def deliver(self, work: Work) -> Outcome:
-        """Do one claimed entry and record how it went."""
+        """Do one claimed entry and record how it went.
+
+        A transient failure spends no try: the entry is retried with backoff until
+        RETRY_BUDGET_HOURS after it was stored; only a permanent error, or the budget
+        running out, gives it up.
+        """
         structlog.contextvars.bind_contextvars(outbox_entry=work.id, kind=work.kind)
         try:
             outcome = self._handlers[work.kind](work)
@@ -194,22 +161,54 @@ class Dispatcher:
             outcome = Outcome("retry", error=repr(error), delay=backoff(work.attempts))
         finally:
             structlog.contextvars.unbind_contextvars("outbox_entry", "kind")
-        if outcome.state == "retry" and work.attempts >= self.settings.OUTBOX_MAX_ATTEMPTS:
-            outcome = Outcome(
-                "failed",
-                error=f"gave up after {work.attempts} attempts: {outcome.error}",
-                note=outcome.note,
-            )
-        self._record(work, outcome)
-        self.health.record(work.kind.split(".", 1)[0], outcome.state == "done", outcome.error)
+        recovered = False
+        if outcome.state == "retry":
+            if outcome.outage:
+                self._pace_key_failed(work.pace_key)
+            if self.out_of_budget(work, outcome.delay):
+                outcome = replace(
+                    outcome,
+                    state="failed",
+                    error=f"gave up after retrying for {self.settings.RETRY_BUDGET_HOURS:g} "
+                    f"hours ({work.attempts} attempts): {outcome.error}",
+                    record=outcome.on_give_up,
+                )
+        else:
+            recovered = self._pace_key_worked(work.pace_key)
+        self._record(work, outcome, recovered=recovered)
+        self.health.record(platform_of(work.kind), outcome.state == "done", outcome.error)
         return outcome
 
-    def _record(self, work: Work, outcome: Outcome) -> None:
+    def out_of_budget(self, work: Work, delay: float) -> bool:
+        """A retry after `delay` seconds would come after RETRY_BUDGET_HOURS from when
+        the work was stored: it is given up instead."""
+        deadline = work.created_at + timedelta(hours=self.settings.RETRY_BUDGET_HOURS)
+        return utcnow() + timedelta(seconds=delay) > deadline
+
+    def _pace_key_failed(self, pace_key: str) -> None:
+        """The platform failed for this channel or sender. One failure may be the
+        entry's own; from the second in a row on, all of its work is held back (one
+        probe at a time), for at most MAX_PROBE_SECONDS."""
+        with self._failures_lock:
+            failures = self._failures[pace_key] = self._failures.get(pace_key, 0) + 1
+        if failures >= 2:
+            seconds = min(MAX_PROBE_SECONDS, backoff(failures - 1))
+            self._pacer(pace_key).bucket(pace_key).pause(seconds)
+
+    def _pace_key_worked(self, pace_key: str) -> bool:
+        """True when the channel or sender had been failing (it is back)."""
+        with self._failures_lock:
+            return self._failures.pop(pace_key, 0) > 0
+
+    def _record(self, work: Work, outcome: Outcome, *, recovered: bool = False) -> None:
         with self.db.write() as session:
             if outcome.record is not None:
                 outcome.record(session)
             if outcome.state == "done":
                 outbox.mark_done(session=session, entry_id=work.id)
+                if recovered:
+                    again = outbox.due_again(session=session, pace_key=work.pace_key)
+                    log.info("outbox.recovered", pace_key=work.pace_key, entries=again)
             elif outcome.state == "retry":
                 log.info(
                     "outbox.retry",
@@ -222,6 +221,7 @@ class Dispatcher:
                     entry_id=work.id,
                     delay=timedelta(seconds=outcome.delay),
                     error=outcome.error or "",
+                    maybe_done=not outcome.not_done,
                 )
             else:
                 log.error("outbox.gave_up", entry=work.id, kind=work.kind, error=outcome.error)
@@ -251,18 +251,15 @@ class Dispatcher:
     # Slack work.
 
     def _slack_call(self, method: Callable[..., Any], pace_key: str, **kwargs: Any) -> Any:
-        pacer = self.reaction_pacer if pace_key == "slack:reactions" else self.slack_pacer
-        bucket = pacer.bucket(pace_key)
-        while not bucket.try_take():
-            time.sleep(bucket.wait_time())
+        """Call Slack (the loop has taken this call's tokens); a 429 pauses the channel
+        for its Retry-After (Slack's rate limits are per method and channel)."""
         try:
             return method(**kwargs)
         except SlackApiError as error:
-            retry_after = error.response.headers.get("Retry-After") or error.response.headers.get(
-                "retry-after"
-            )
-            if error.response.status_code == 429 and retry_after:
-                bucket.pause(float(retry_after))
+            if error.response.status_code == 429:
+                self._pacer(pace_key).bucket(pace_key).pause(
+                    retry_after_seconds(error.response.headers)
+                )
             raise
 
     def _slack_outcome(self, work: Work, error: Exception) -> Outcome:
@@ -270,15 +267,57 @@ class Dispatcher:
             status = error.response.status_code
             code = error.response.get("error") if isinstance(error.response.data, dict) else None
             if status == 429:
-                retry_after = float(error.response.headers.get("Retry-After", 1) or 1)
-                return Outcome("retry", error="slack 429", delay=retry_after)
+                return Outcome(
+                    "retry",
+                    error="slack 429",
+                    delay=retry_after_seconds(error.response.headers),
+                    not_done=True,
+                )
             if status >= 500 or code in SLACK_TRANSIENT:
                 return Outcome(
-                    "retry", error=f"slack {status} {code}", delay=backoff(work.attempts)
+                    "retry",
+                    error=f"slack {status} {code}",
+                    delay=backoff(work.attempts),
+                    outage=True,
+                    # A gateway's 502/503/504 never reached Slack's app; a 500 may have.
+                    not_done=status in NOT_DONE_STATUSES or status < 500,
                 )
             return Outcome("failed", error=f"slack said {code or status}")
-        # Connection refused, reset, timed out: Slack may be back in a moment.
-        return Outcome("retry", error=f"slack unreachable: {error!r}", delay=backoff(work.attempts))
+        # Refused: Slack never got it. Reset or timed out: it may have posted.
+        return Outcome(
+            "retry",
+            error=f"slack unreachable: {error!r}",
+            delay=backoff(work.attempts),
+            outage=True,
+            not_done=refused(error),
+        )
+
+    def _look_up(self, work: Work, channel: str, thread_ts: str | None, part: str) -> str | None:
+        """The ts of this entry's `part` if an earlier attempt posted it (see
+        slack_lookup); None when it did not, or when no attempt may have."""
+        if not work.maybe_done:
+            return None
+        self.lookup_pacer.bucket(channel).take(1)
+        try:
+            found = slack_lookup.find_post(
+                self.slack,
+                channel=channel,
+                thread_ts=thread_ts,
+                entry_id=work.id,
+                part=part,
+                since=work.created_at,
+            )
+        except (SlackApiError, OSError, requests.RequestException) as error:
+            raise LookupFailed(repr(error)) from error
+        if found is not None:
+            log.info("slack.found_after_unknown_outcome", entry=work.id, part=part)
+        return found
+
+    def _lookup_failed(self, work: Work, error: LookupFailed) -> Outcome:
+        # Posting blind could post twice: wait until Slack can say.
+        return Outcome(
+            "retry", error=f"look-up failed: {error}", delay=backoff(work.attempts), outage=True
+        )
 
     def _post_inbound(self, work: Work) -> Outcome:
         with self.db.read() as session:
@@ -286,22 +325,28 @@ class Dispatcher:
         if view is None:
             return Outcome("failed", error="message not found")
         conversation, candidate = view.conversation, view.candidate
+        channel = conversation.slack_channel
         try:
             thread_ts = conversation.slack_thread_ts
             if thread_ts is None:
-                card_text, card_blocks = cards.candidate_card(
-                    candidate, conversation, blast=blast_sends.blast_name(self.db, candidate.id)
-                )
-                card_blocks = [*card_blocks, cards.card_actions(candidate, conversation)]
-                response = self._slack_call(
-                    self.slack.chat_postMessage,
-                    work.pace_key,
-                    channel=conversation.slack_channel,
-                    text=card_text,
-                    blocks=card_blocks,
-                    unfurl_links=False,
-                )
-                thread_ts = response["ts"]
+                thread_ts = self._look_up(work, channel, None, "card")
+                if thread_ts is None:
+                    card_text, card_blocks = cards.candidate_card(
+                        candidate,
+                        conversation,
+                        blast=blast_sends.blast_name(self.db, candidate.id),
+                    )
+                    card_blocks = [*card_blocks, cards.card_actions(candidate, conversation)]
+                    response = self._slack_call(
+                        self.slack.chat_postMessage,
+                        work.pace_key,
+                        channel=channel,
+                        text=card_text,
+                        blocks=card_blocks,
+                        unfurl_links=False,
+                        metadata=slack_lookup.metadata(work.id, "card"),
+                    )
+                    thread_ts = response["ts"]
                 with self.db.write() as session:
                     messages.set_thread(
                         session=session,
@@ -309,22 +354,28 @@ class Dispatcher:
                         thread_ts=thread_ts,
                     )
                 log.info("slack.thread_opened", conversation=conversation.id)
-            text, blocks = cards.inbound_text(view.message)
-            response = self._slack_call(
-                self.slack.chat_postMessage,
-                work.pace_key,
-                channel=conversation.slack_channel,
-                thread_ts=thread_ts,
-                text=text,
-                blocks=blocks,
-                username=cards.display_name(candidate),
-                icon_emoji=":iphone:",
-                unfurl_links=False,
-            )
+            slack_ts = self._look_up(work, channel, thread_ts, "text")
+            if slack_ts is None:
+                text, blocks = cards.inbound_text(view.message)
+                response = self._slack_call(
+                    self.slack.chat_postMessage,
+                    work.pace_key,
+                    channel=channel,
+                    thread_ts=thread_ts,
+                    text=text,
+                    blocks=blocks,
+                    username=cards.display_name(candidate),
+                    icon_emoji=":iphone:",
+                    unfurl_links=False,
+                    metadata=slack_lookup.metadata(work.id, "text"),
+                )
+                slack_ts = response["ts"]
+        except LookupFailed as error:
+            return self._lookup_failed(work, error)
         except (SlackApiError, OSError, requests.RequestException) as error:
             return self._slack_outcome(work, error)
         log.info("slack.posted", conversation=conversation.id, message=view.message.id)
-        message_id, slack_ts = view.message.id, response["ts"]
+        message_id = view.message.id
         return Outcome(
             "done",
             record=lambda session: messages.set_slack_ts(
@@ -344,15 +395,20 @@ class Dispatcher:
         conversation = found[0]
         if conversation.slack_thread_ts is None:
             return Outcome("failed", error="the conversation has no Slack thread")
+        channel, thread_ts = conversation.slack_channel, conversation.slack_thread_ts
         try:
-            self._slack_call(
-                self.slack.chat_postMessage,
-                work.pace_key,
-                channel=conversation.slack_channel,
-                thread_ts=conversation.slack_thread_ts,
-                text=cards.note(work.payload["text"]),
-                unfurl_links=False,
-            )
+            if self._look_up(work, channel, thread_ts, "note") is None:
+                self._slack_call(
+                    self.slack.chat_postMessage,
+                    work.pace_key,
+                    channel=channel,
+                    thread_ts=thread_ts,
+                    text=cards.note(work.payload["text"]),
+                    unfurl_links=False,
+                    metadata=slack_lookup.metadata(work.id, "note"),
+                )
+        except LookupFailed as error:
+            return self._lookup_failed(work, error)
         except (SlackApiError, OSError, requests.RequestException) as error:
             return self._slack_outcome(work, error)
         return DONE
@@ -423,21 +479,24 @@ class Dispatcher:
             # An earlier attempt may have reached Twilio before a crash or a timeout.
             try:
                 found = self._find_sent(
-                    message.body, candidate.phone, conversation.team_number, message.created_at
+                    message.body,
+                    candidate.phone,
+                    conversation.team_number,
+                    message.sending_since or message.created_at,
                 )
             except LookupFailed as error:
                 # Sending blind could text the candidate twice: wait until Twilio answers.
                 return Outcome(
-                    "retry", error=f"look-up failed: {error}", delay=backoff(work.attempts)
+                    "retry",
+                    error=f"look-up failed: {error}",
+                    delay=backoff(work.attempts),
+                    outage=True,
                 )
             if found is not None:
                 self._record_sent(message_id, found)
                 log.info("sms.found_after_restart", message=message_id, sid=found.sid)
                 return DONE
         segments = count_segments(message.body)
-        bucket = self.twilio_pacer.bucket(work.pace_key)
-        while not bucket.try_take(max(1, segments)):
-            time.sleep(min(1.0, bucket.wait_time(max(1, segments))))
         with self.db.write() as session:
             messages.mark_sending(session=session, message_id=message_id)
         try:
@@ -450,7 +509,10 @@ class Dispatcher:
             return self._twilio_failure(work, view, error)
         except (OSError, requests.RequestException) as error:
             return Outcome(
-                "retry", error=f"twilio unreachable: {error!r}", delay=backoff(work.attempts)
+                "retry",
+                error=f"twilio unreachable: {error!r}",
+                delay=backoff(work.attempts),
+                outage=True,
             )
         self._record_sent(message_id, sent)
         log.info(
@@ -488,28 +550,42 @@ class Dispatcher:
         return args
 
     def _find_sent(self, body: str, to: str, team_number: str, since: datetime) -> Any:
+        """The message an earlier attempt created at Twilio, if one did: same To, From
+        and body, created after the first attempt began (`since`, less a second for
+        Twilio's whole-second dates and clocks), and not already recorded for another
+        of caretbot's texts (the same "Thanks!" twice). The earliest such, else None."""
         try:
-            candidates = self.twilio.messages.list(
-                to=to,
-                from_=team_number or None,
-                date_sent_after=since - timedelta(days=1),
-                limit=50,
+            # Newest first; no DateSent filter: a queued message has no date_sent yet.
+            listed = self.twilio.messages.list(
+                to=to, from_=team_number or None, limit=50, page_size=50
             )
         # A failed list raises the base TwilioException ("Unable to fetch page").
         except (TwilioException, OSError, requests.RequestException) as error:
             raise LookupFailed(repr(error)) from error
-        return next((m for m in candidates if m.body == body), None)
+        threshold = since.replace(microsecond=0) - timedelta(seconds=1)
+        matches = [
+            m
+            for m in listed
+            if m.body == body and m.date_created is not None and m.date_created >= threshold
+        ]
+        with self.db.read() as session:
+            known = messages.recorded_sids(session=session, sids=[m.sid for m in matches])
+        fresh = [m for m in matches if m.sid not in known]
+        return min(fresh, key=lambda m: m.date_created) if fresh else None
 
     def _record_sent(self, message_id: int, sent: Any) -> None:
         segments = int(sent.num_segments) if sent.num_segments else None
         with self.db.write() as session:
-            messages.record_sent(
+            early = messages.record_sent(
                 session=session,
                 message_id=message_id,
                 sid=sent.sid,
                 status=sent.status or "queued",
                 segments=segments,
             )
+            for change in early:  # status callbacks that beat the create's answer
+                bridge.after_status(session, change, sid=sent.sid)
+                log.info("sms.status", message=message_id, status=change.status, early=True)
 
     def _twilio_failure(
         self, work: Work, view: messages.MessageView, error: TwilioRestException
@@ -517,10 +593,14 @@ class Dispatcher:
         code = error.code
         if error.status == 429 or error.status >= 500 or code in twilio_errors.RETRYABLE:
             retry_after = getattr(self.twilio.http_client, "retry_after", None)
+            if error.status == 429:
+                # A sender's limit: everything from this sender waits, not this text only.
+                self.twilio_pacer.bucket(work.pace_key).pause(retry_after or 1.0)
             return Outcome(
                 "retry",
                 error=f"twilio {error.status} {code}",
                 delay=retry_after if retry_after is not None else backoff(work.attempts),
+                outage=error.status >= 500,
             )
         conversation = view.conversation
         with self.db.write() as session:

@@ -13,6 +13,7 @@ import contextlib
 import json
 import queue
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -84,6 +85,8 @@ class Response:
     status: int = 200
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
+    # Close the connection without answering (a reset after the request was handled).
+    drop: bool = False
 
     @classmethod
     def json(
@@ -128,6 +131,13 @@ class _Handler(BaseHTTPRequestHandler):
             response = self.server.app(request)
         except Exception as exc:  # a bug in a fake must show up, not hang the client
             response = Response.json({"fake_error": repr(exc)}, status=500)
+        if response.drop:
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.setsockopt(
+                    socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                )
+            return
         self.send_response(response.status)
         for name, value in response.headers.items():
             self.send_header(name, value)
@@ -258,6 +268,16 @@ class FakeServer:
             server.server_close()
         if thread is not None:
             thread.join(timeout=5)
+
+    def refuse_connections(self) -> None:
+        """Close the listening socket: clients get "connection refused" (a platform that
+        is down) until `accept_connections`."""
+        self._port = self.port
+        self.stop()
+
+    def accept_connections(self) -> None:
+        """Listen again on the same port (the platform is back)."""
+        self.start()
 
     def serve_forever(self) -> None:
         """Run in the foreground (the fakes' `python -m` entry points)."""

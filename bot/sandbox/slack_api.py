@@ -117,6 +117,13 @@ class _Fault:
 
 
 @dataclass
+class _Late:
+    seconds: float
+    reset: bool
+    remaining: int
+
+
+@dataclass
 class _Bucket:
     tokens: float
     updated: float
@@ -212,6 +219,7 @@ class FakeSlack(FakeServer):
             self._messages: dict[tuple[str, str], dict[str, Any]] = {}
             self._reactions: set[tuple[str, str, str, str]] = set()
             self._faults: dict[str, deque[_Fault]] = {}
+            self._late: dict[str, deque[_Late]] = {}
             self._buckets: dict[str, _Bucket] = {}
             self._uploads: dict[str, _Upload] = {}
             self._files: dict[str, tuple[dict[str, Any], bytes]] = {}
@@ -325,6 +333,28 @@ class FakeSlack(FakeServer):
                 _Fault(status, error or default, retry_after, times)
             )
 
+    def slow_next(self, method: str, seconds: float, times: int = 1) -> None:
+        """Do the next `times` calls of `method`, then answer `seconds` late (a client
+        with a shorter timeout never learns that the call was done)."""
+        with self._lock:
+            self._late.setdefault(method, deque()).append(_Late(seconds, False, times))
+
+    def reset_next(self, method: str, times: int = 1) -> None:
+        """Do the next `times` calls of `method`, then reset the connection unanswered."""
+        with self._lock:
+            self._late.setdefault(method, deque()).append(_Late(0.0, True, times))
+
+    def _take_late(self, method: str) -> _Late | None:
+        with self._lock:
+            queue = self._late.get(method)
+            if not queue:
+                return None
+            late = queue[0]
+            late.remaining -= 1
+            if late.remaining <= 0:
+                queue.popleft()
+            return late
+
     def clear_faults(self) -> None:
         """Forget every fault `fail_next` queued: Slack is back."""
         with self._lock:
@@ -418,6 +448,23 @@ class FakeSlack(FakeServer):
         if request.path == "/_fake/reset" and request.method == "POST":
             self.reset()
             return Response.json({"ok": True})
+        if request.path == "/_fake/outage" and request.method == "POST":
+            # {"status": 503} fails every call with that status until {"status": null}.
+            status = (request.json() or {}).get("status")
+            with self._lock:
+                self._faults.pop("*", None)
+                if status:
+                    self._faults["*"] = deque(
+                        [_Fault(int(status), "service_unavailable", None, 1 << 62)]
+                    )
+            return Response.json({"ok": True})
+        if request.path == "/_fake/posts":
+            with self._lock:
+                posts = [
+                    {"channel": p.channel, "ts": p.ts, "thread_ts": p.thread_ts, "text": p.text}
+                    for p in self._posts
+                ]
+            return Response.json({"posts": posts})
         if request.path.startswith("/upload/"):
             return self._receive_upload(request)
         if request.path.startswith("/files-pri/"):
@@ -435,6 +482,11 @@ class FakeSlack(FakeServer):
                 self._calls.append(
                     Call(method, params, request.headers, time.time(), status, payload)
                 )
+        late = self._take_late(method)
+        if late is not None and late.reset:
+            return Response(drop=True)
+        if late is not None:
+            time.sleep(late.seconds)
         return Response.json(payload, status=status, headers=headers)
 
     def _params(self, request: Request) -> dict[str, Any]:
@@ -586,6 +638,16 @@ class FakeSlack(FakeServer):
         if params.get("thread_ts"):
             message["thread_ts"] = str(params["thread_ts"])
             message["parent_user_id"] = self.bot_user_id
+        metadata = params.get("metadata")
+        if isinstance(metadata, str) and metadata:
+            metadata = json.loads(metadata)
+        if metadata:
+            if not isinstance(metadata, dict) or not metadata.get("event_type"):
+                raise SlackError("invalid_metadata_format")
+            message["metadata"] = {
+                "event_type": metadata["event_type"],
+                "event_payload": metadata.get("event_payload") or {},
+            }
         return message
 
     def _chat_post_message(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -730,6 +792,73 @@ class FakeSlack(FakeServer):
                 if self._channels is not None:
                     self._channels.add(channel_id)
         return {"no_op": False, "already_open": False, "channel": {"id": channel_id}}
+
+    def _read_messages(
+        self, params: dict[str, Any], selected: list[dict[str, Any]], newest_first: bool
+    ) -> dict[str, Any]:
+        """One page of messages as conversations.history/replies answer: oldest/latest
+        bounds (exclusive unless inclusive=true), limit (default 100 here, at most 999),
+        an opaque cursor, and `metadata` only with include_all_metadata=true."""
+        oldest = float(params.get("oldest") or 0)
+        latest = float(params.get("latest") or 0) or float("inf")
+        inclusive = str(params.get("inclusive", "")).lower() in ("1", "true")
+        within = [
+            m
+            for m in selected
+            if (oldest <= float(m["ts"]) <= latest)
+            and (inclusive or (float(m["ts"]) != oldest and float(m["ts"]) != latest))
+        ]
+        within.sort(key=lambda m: float(m["ts"]), reverse=newest_first)
+        try:
+            limit = min(999, max(1, int(params.get("limit") or 100)))
+            start = int(str(params.get("cursor") or "").removeprefix("next:") or 0)
+        except ValueError:
+            raise SlackError("invalid_cursor") from None
+        page = within[start : start + limit]
+        with_metadata = str(params.get("include_all_metadata", "")).lower() in ("1", "true")
+        messages = []
+        for found in page:
+            message = dict(found)
+            if not with_metadata:
+                message.pop("metadata", None)
+            messages.append(message)
+        more = start + limit < len(within)
+        return {
+            "messages": messages,
+            "has_more": more,
+            "response_metadata": {"next_cursor": f"next:{start + limit}" if more else ""},
+        }
+
+    def _conversations_replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._check_channel(params.get("channel"))
+        ts = params.get("ts")
+        with self._lock:
+            parent = self._messages.get((channel, ts)) if isinstance(ts, str) else None
+            if parent is None:
+                raise SlackError("thread_not_found")
+            thread = [
+                m
+                for (ch, _), m in self._messages.items()
+                if ch == channel and m.get("thread_ts") == ts and m["ts"] != ts
+            ]
+        answer = self._read_messages(params, thread, newest_first=False)
+        # The parent always comes first, whatever the bounds (as Slack answers).
+        parent_copy = dict(parent)
+        if str(params.get("include_all_metadata", "")).lower() not in ("1", "true"):
+            parent_copy.pop("metadata", None)
+        if not params.get("cursor"):
+            answer["messages"].insert(0, parent_copy)
+        return answer
+
+    def _conversations_history(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = self._check_channel(params.get("channel"))
+        with self._lock:
+            top = [
+                m
+                for (ch, _), m in self._messages.items()
+                if ch == channel and m.get("thread_ts") in (None, m["ts"])
+            ]
+        return self._read_messages(params, top, newest_first=True)
 
     def _files_get_upload_url_external(self, params: dict[str, Any]) -> dict[str, Any]:
         filename = params.get("filename")
@@ -957,6 +1086,8 @@ _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "users.lookupByEmail": FakeSlack._users_lookup_by_email,
     "users.list": FakeSlack._users_list,
     "conversations.open": FakeSlack._conversations_open,
+    "conversations.replies": FakeSlack._conversations_replies,
+    "conversations.history": FakeSlack._conversations_history,
     "files.getUploadURLExternal": FakeSlack._files_get_upload_url_external,
     "files.completeUploadExternal": FakeSlack._files_complete_upload_external,
     "files.upload": FakeSlack._files_upload,

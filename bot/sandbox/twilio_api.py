@@ -238,6 +238,15 @@ class MediaFetch:
 
 
 @dataclass
+class _Hold:
+    to: str | None
+    remaining: int
+    seconds: float
+    release: threading.Event
+    after_create: bool = False
+
+
+@dataclass
 class _Stored:
     resource: dict[str, Any]
     created: datetime
@@ -344,6 +353,7 @@ class FakeTwilio(FakeServer):
             self._callbacks: list[CallbackRecord] = []
             self._fail_to: dict[str, deque[_Fault]] = {}
             self._fail_next: deque[_Fault] = deque()
+            self._holds: list[_Hold] = []
             self._media: dict[str, list[MediaFetch]] = {}
             self.stats = Stats()
 
@@ -387,6 +397,41 @@ class FakeTwilio(FakeServer):
         fails delivery after the create is accepted, as in `fail_to`)."""
         with self._lock:
             self._fail_next.append(_Fault(status, code, message, retry_after, times))
+
+    def hold_next(
+        self,
+        *,
+        to: str | None = None,
+        times: int = 1,
+        seconds: float = 30.0,
+        after_create: bool = False,
+    ) -> threading.Event:
+        """Make the next `times` creates (to `to`, or any) hang before answering, until
+        the returned event is set or `seconds` pass; then they are served as usual (a
+        slow or stuck Twilio call). A client that gave up meanwhile never sees the
+        answer, though the message was created. `after_create`: the message exists
+        (and its status callbacks can be sent) while the answer is held."""
+        release = threading.Event()
+        with self._lock:
+            self._holds.append(_Hold(to, times, seconds, release, after_create))
+        return release
+
+    def _hold(self, to: str | None, after_create: bool = False) -> None:
+        with self._lock:
+            hold = next(
+                (
+                    h
+                    for h in self._holds
+                    if h.to in (None, to) and h.remaining and h.after_create == after_create
+                ),
+                None,
+            )
+            if hold is None:
+                return
+            hold.remaining -= 1
+            if not hold.remaining:
+                self._holds.remove(hold)
+        hold.release.wait(hold.seconds)
 
     # --------------------------------------------------------------- queries
 
@@ -639,7 +684,10 @@ class FakeTwilio(FakeServer):
             params = request.form() if request.method == "POST" else request.query
             self._authenticate(request, match["account"])
             if kind == "create":
+                to = (params.get("To") or [""])[-1] or None
+                self._hold(to)
                 status, payload = 201, self._create(params)
+                self._hold(to, after_create=True)
             elif kind == "list":
                 status, payload = 200, self._list(params, request)
             elif kind == "fetch":

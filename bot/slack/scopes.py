@@ -25,6 +25,11 @@ METHOD_SCOPES: dict[str, str | None] = {
     # files.info for a file Slack described only by its id; the download itself
     # (url_private_download with the bot token) needs files:read too.
     "files_info": "files:read",
+    # A post whose fate is unknown (a timeout, a reset, a crash) is looked up by its
+    # message metadata before it is posted again: channels:history for a public
+    # channel, groups:history (also granted) for a private one.
+    "conversations_replies": "channels:history",
+    "conversations_history": "channels:history",
     # MANAGER_GROUP: find the group by handle, then its members.
     "usergroups_list": "usergroups:read",
     "usergroups_users_list": "usergroups:read",

@@ -163,3 +163,139 @@ def test_payload_round_trips(database: Database, payload: dict):
         outbox.enqueue(session=session, kind="slack.post", lane="l", pace_key="p", payload=payload)
     (work,) = heads(database)
     assert work.payload == payload
+
+
+# Leases (issue 8, "Duplicates"): a dead worker's claim is taken back only once lapsed.
+
+
+def test_a_claim_with_a_lease_is_not_taken_back_until_the_lease_lapses(database: Database):
+    add(database, "thread:1", 1)
+    (work,) = heads(database)
+    with database.write() as session:
+        assert outbox.claim(
+            session=session, entry_id=work.id, owner="host:41:dead", lease=timedelta(seconds=60)
+        )
+
+    with database.write() as session:
+        assert outbox.take_back_in_flight(session=session, kinds=SLACK) == []
+    assert heads(database) == []
+
+    with database.write() as session:
+        taken = outbox.take_back_in_flight(
+            session=session, kinds=SLACK, now=utcnow() + timedelta(seconds=61)
+        )
+    assert [w.id for w in taken] == [work.id]
+    assert taken[0].maybe_done  # claimed once: look before doing it again
+    (again,) = heads(database)
+    assert again.id == work.id and again.maybe_done
+
+
+def test_a_living_owner_renews_its_leases_and_keeps_its_work(database: Database):
+    add(database, "thread:1", 1)
+    add(database, "thread:2", 2)
+    first, second = heads(database)
+    with database.write() as session:
+        outbox.claim(session=session, entry_id=first.id, owner="me", lease=timedelta(seconds=1))
+        outbox.claim(session=session, entry_id=second.id, owner="other", lease=timedelta(seconds=1))
+        renewed = outbox.renew_leases(session=session, owner="me", lease=timedelta(seconds=120))
+
+    with database.write() as session:
+        taken = outbox.take_back_in_flight(
+            session=session, kinds=SLACK, now=utcnow() + timedelta(seconds=5)
+        )
+    assert renewed == 1
+    assert [w.payload["n"] for w in taken] == [2]
+
+
+def test_a_retry_that_surely_did_nothing_needs_no_look_up(database: Database):
+    add(database, "thread:1", 1)
+    (work,) = heads(database)
+    assert not work.maybe_done
+    assert claim(database, work.id)
+    with database.write() as session:
+        outbox.retry_later(
+            session=session, entry_id=work.id, delay=timedelta(0), error="refused", maybe_done=False
+        )
+    (again,) = heads(database)
+    assert not again.maybe_done
+
+
+def test_a_lane_goes_in_order_key_order_whatever_the_order_entries_were_stored(
+    database: Database,
+):
+    """A teammate's two replies: the one written second (later ts) was stored first."""
+    with database.write() as session:
+        outbox.enqueue(
+            session=session,
+            kind="twilio.send",
+            lane="sms:1",
+            pace_key="twilio:+1",
+            payload={"n": 2},
+            order_key="1764790000.200000",
+        )
+    with database.write() as session:
+        outbox.enqueue(
+            session=session,
+            kind="twilio.send",
+            lane="sms:1",
+            pace_key="twilio:+1",
+            payload={"n": 1},
+            order_key="1764790000.100000",
+        )
+    (head,) = heads(database)
+    assert head.payload["n"] == 1
+
+
+def test_due_again_brings_a_channels_waiting_retries_forward(database: Database):
+    add(database, "thread:1", 1)
+    add(database, "thread:2", 2)
+    for work in heads(database):
+        assert claim(database, work.id)
+        with database.write() as session:
+            outbox.retry_later(
+                session=session, entry_id=work.id, delay=timedelta(minutes=5), error="slack 503"
+            )
+    assert heads(database) == []
+
+    with database.write() as session:
+        assert outbox.due_again(session=session, pace_key="slack:C1") == 2
+    assert [w.payload["n"] for w in heads(database)] == [1, 2]
+
+
+def test_platform_state_gives_the_last_success_the_last_error_and_the_backlog(
+    database: Database,
+):
+    add(database, "thread:1", 1)
+    add(database, "thread:2", 2)
+    add(database, "sms:1", 3, kind="twilio.send")
+    first, second, _sms = heads(database)
+    for work in (first, second):
+        assert claim(database, work.id)
+    with database.write() as session:
+        outbox.mark_done(session=session, entry_id=first.id)
+        outbox.retry_later(
+            session=session, entry_id=second.id, delay=timedelta(seconds=30), error="slack 503"
+        )
+
+    with database.read() as session:
+        slack = outbox.platform_state(session=session, kinds=SLACK)
+        sms = outbox.platform_state(session=session, kinds=SMS)
+
+    assert slack.last_success_at is not None and slack.last_error == "slack 503"
+    assert slack.last_error_at is not None and slack.backlog == 1
+    assert slack.oldest_at == second.created_at
+    assert (sms.last_success_at, sms.last_error, sms.backlog) == (None, None, 1)
+
+
+def test_release_owned_gives_back_only_that_owners_claims(database: Database):
+    add(database, "thread:1", 1)
+    add(database, "thread:2", 2)
+    first, second = heads(database)
+    with database.write() as session:
+        outbox.claim(session=session, entry_id=first.id, owner="me", lease=timedelta(seconds=60))
+        outbox.claim(
+            session=session, entry_id=second.id, owner="other", lease=timedelta(seconds=60)
+        )
+        assert outbox.release_owned(session=session, owner="me") == 1
+    (again,) = heads(database)
+    assert again.id == first.id and again.attempts == 0

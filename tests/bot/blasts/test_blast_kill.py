@@ -86,6 +86,8 @@ def test_kill_9_mid_blast_then_restart_texts_everyone_once(
         "TWILIO_SEGMENTS_PER_SECOND": "10",
         "PUBLIC_URL": f"http://127.0.0.1:{port}",
         "WORKERS_IN_PROCESS": "true",
+        # The killed process's claims are taken back once their lease lapses.
+        "OUTBOX_LEASE_SECONDS": "5",
         "QUIET_HOURS": quiet_hours_away_from_now(),
     }
     blast_env = {k: env[k] for k in ("PUBLIC_URL", "QUIET_HOURS")}

@@ -186,7 +186,9 @@ def test_twilio_500_is_retried_then_sent_once(bridge: Bridge, twilio: FakeTwilio
 def test_a_text_twilio_keeps_failing_is_given_up_with_a_log_line_and_a_note(
     make_caretbot: Callable[..., Caretbot], slack: FakeSlack, twilio: FakeTwilio
 ):
-    bridge = Bridge(make_caretbot(OUTBOX_MAX_ATTEMPTS=2), slack, twilio)
+    """Transient failures spend no try: the text is retried until RETRY_BUDGET_HOURS
+    (here 1.5 s) have passed since it was stored, then given up."""
+    bridge = Bridge(make_caretbot(RETRY_BUDGET_HOURS=1.5 / 3600), slack, twilio)
     twilio.fail_next(status=503, code=20503, times=10)
     thread = bridge.open_thread()
 
@@ -194,7 +196,7 @@ def test_a_text_twilio_keeps_failing_is_given_up_with_a_log_line_and_a_note(
         bridge.teammate_says("Hello?", thread)
         note = bridge.wait_for_note(thread, "could not be delivered", timeout=6)
 
-    assert "2 attempts" in note
+    assert "gave up after retrying" in note and "2 attempts" in note
     assert len(bridge.creates()) == 2
     assert [e["kind"] for e in logs if e["event"] == "outbox.gave_up"] == [conversations.SEND_SMS]
     (message,) = bridge.messages("outbound")

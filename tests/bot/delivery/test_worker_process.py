@@ -54,6 +54,8 @@ class Serve:
             "TWILIO_FROM_NUMBER": TEAM_NUMBER,
             "TWILIO_API_URL": twilio.url,
             "PUBLIC_URL": self.url,
+            # A post left in flight by a stop is taken up again once its lease lapses.
+            "OUTBOX_LEASE_SECONDS": "3",
         }
         self.log = self.log_path.open("w")
         self.process = subprocess.Popen(
