@@ -1,7 +1,7 @@
 """push: rules, runs, history and Zoho tokens
 
 Revision ID: 0006_push
-Revises: 0005_blasts
+Revises: 0004_delivery
 Create Date: 2026-12-03 18:46:52.114298
 """
 
@@ -15,7 +15,7 @@ import storage.types
 
 
 revision = "0006_push"
-down_revision = "0005_blasts"
+down_revision = "0004_delivery"
 branch_labels = None
 depends_on = None
 
