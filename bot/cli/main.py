@@ -5,7 +5,7 @@ from __future__ import annotations
 import structlog
 import typer
 
-from bot.cli import imports, lists, parse
+from bot.cli import demo, imports, lists, parse
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings, require_serve
 from storage.db import Database, current_revision
@@ -16,6 +16,7 @@ app.add_typer(db_app, name="db")
 parse.register(app)
 imports.register(app)
 lists.register(app)
+demo.register(app)
 
 log = structlog.get_logger(__name__)
 
