@@ -25,6 +25,16 @@ function escapeHtml(s) {
   return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
 }
 
+// Shortcodes caretbot and its teammates use, shown as the emoji Slack shows.
+const EMOJI = {
+  information_source: "ℹ️", white_check_mark: "✅", x: "❌", warning: "⚠️", email: "📧",
+  speech_balloon: "💬", hourglass_flowing_sand: "⏳", no_entry_sign: "🚫", outbox_tray: "📤",
+  inbox_tray: "📥", eyes: "👀", thumbsup: "👍", "+1": "👍", calendar: "📆", lock: "🔒",
+  heavy_check_mark: "✔️", bell: "🔔", no_bell: "🔕", link: "🔗", memo: "📝", rotating_light: "🚨",
+  arrows_counterclockwise: "🔄", clock3: "🕒", mailbox_with_mail: "📬", raised_hand: "✋",
+};
+const emoji = (name) => EMOJI[name] || ":" + name + ":";
+
 function unescapeSlack(s) {
   return s.replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&amp;/g, "&");
 }
@@ -43,7 +53,8 @@ function mrkdwn(text) {
       return;
     }
     let h = escapeHtml(unescapeSlack(part));
-    h = h.replace(/`([^`\n]+)`/g, "<code>$1</code>")
+    h = h.replace(/:([a-z0-9_+-]+):/g, (all, name) => (EMOJI[name] ? EMOJI[name] : all))
+      .replace(/`([^`\n]+)`/g, "<code>$1</code>")
       .replace(/(^|[\s(])\*([^*\n]+)\*/g, "$1<b>$2</b>")
       .replace(/(^|[\s(])_([^_\n]+)_/g, "$1<i>$2</i>")
       .replace(/(^|[\s(])~([^~\n]+)~/g, "$1<s>$2</s>");
@@ -62,7 +73,7 @@ function richText(block) {
     if (e.type === "text") return escapeHtml(e.text);
     if (e.type === "user") return "<b>@" + escapeHtml(people[e.user_id] || e.user_id) + "</b>";
     if (e.type === "link") return '<a href="' + escapeHtml(e.url) + '">' + escapeHtml(e.text || e.url) + "</a>";
-    if (e.type === "emoji") return ":" + escapeHtml(e.name) + ":";
+    if (e.type === "emoji") return escapeHtml(emoji(e.name));
     return walk(e.elements);
   }).join("");
   return walk(block.elements).replace(/\n/g, "<br>");
@@ -161,8 +172,10 @@ function renderPhone() {
 
 function message(m) {
   const who = m.user === "UBOT" ? "caretbot" : (people[m.user] || m.user || "app");
-  const body = m.blocks && m.blocks.length ? blocks(m.blocks, (action) => post("click", { user: asUser(), ts: m.ts, action })) : el("div", { html: mrkdwn(m.text) });
-  const reactions = el("div", { class: "reactions" }, ...(m.reactions || []).map((r) => el("span", { class: "reaction", "data-reaction": r.name }, ":" + r.name + ": " + r.count)));
+  // A message sent as text only carries Slack's rich_text rendering of it: show the text.
+  const layout = (m.blocks || []).some((b) => b.type !== "rich_text");
+  const body = layout ? blocks(m.blocks, (action) => post("click", { user: asUser(), ts: m.ts, action })) : el("div", { html: mrkdwn(m.text) });
+  const reactions = el("div", { class: "reactions" }, ...(m.reactions || []).map((r) => el("span", { class: "reaction", "data-reaction": r.name, title: ":" + r.name + ":" }, emoji(r.name) + " " + r.count)));
   return el("div", { class: "msg", "data-ts": m.ts },
     el("div", { class: "avatar" }, who.slice(0, 1).toUpperCase()),
     el("div", {}, el("div", { class: "who" }, who, m.edited ? el("small", {}, "(edited)") : null), body, reactions));
