@@ -30,7 +30,7 @@ KEYWORD_NOTES = {
     Keyword.OPT_OUT: "The candidate texted {word}: they are opted out. Nothing will be texted "
     "to them until they text START.",
     Keyword.OPT_IN: "The candidate texted {word}: they have opted back in and can be texted again.",
-    Keyword.HELP: "The candidate texted HELP. {answer}",
+    Keyword.HELP: "The candidate texted {word} (help). {answer}",
 }
 
 
@@ -70,6 +70,7 @@ def parse_inbound(params: Mapping[str, str]) -> InboundText | None:
         team_number=params["To"],
         body=params.get("Body", ""),
         media=media_of(params),
+        opt_out_type=params.get("OptOutType") or None,
     )
 
 
@@ -112,7 +113,12 @@ def _answer_keyword(session: Any, settings: Settings, inbound: Inbound, word: st
         session=session,
         conversation_id=inbound.conversation_id,
         channel=settings.SLACK_CHANNEL_ID,
-        text=KEYWORD_NOTES[inbound.keyword].format(word=word, answer=answer),
+        # Under Advanced Opt-Out the word is the team's own keyword, as the candidate
+        # typed it: shown as text, never as Slack markup.
+        text=KEYWORD_NOTES[inbound.keyword].format(
+            word=word.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"),
+            answer=answer,
+        ),
     )
     if not own_replies:
         return

@@ -20,6 +20,12 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 _SLACK_USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 # A user group's handle, as Slack allows it: lower-case letters, digits, - _ and .
 _SLACK_HANDLE = re.compile(r"^[a-z0-9][a-z0-9._-]{0,79}$")
+# A public channel's ID starts with C, a private one's with G (older workspaces); then
+# upper-case letters and digits (Slack API docs, "Conversations API").
+_SLACK_CHANNEL_ID = re.compile(r"^[CG][A-Z0-9]{6,}$")
+# Twilio SIDs: two letters for the kind, then 32 hexadecimal digits (Twilio docs,
+# "What is a SID?"): AC an account, MG a Messaging Service.
+_TWILIO_SID_HEX = re.compile(r"^[0-9a-fA-F]{32}$")
 DEFAULT_DATABASE_URL = f"sqlite:///{Path.cwd() / 'caretbot.db'}"
 
 # Where a new user finds each secret; shown when a setting is missing or malformed.
@@ -34,14 +40,31 @@ WHERE_TO_GET = {
     "the connections:write scope (starts with xapp-)",
     "SLACK_API_URL": "the base URL of the Slack Web API, ending in /api/ "
     "(default https://slack.com/api/)",
-    "SLACK_CHANNEL_ID": "the channel's ID: open the channel in Slack > channel name > "
-    "About > Channel ID (starts with C or G)",
-    "TWILIO_ACCOUNT_SID": "Twilio Console > Account Info > Account SID (starts with AC)",
+    "SLACK_CHANNEL_ID": "the channel's ID, not its name: open the channel in Slack > "
+    "channel name > About > Channel ID (C and upper-case letters and digits, e.g. C0123ABCDEF)",
+    "SLACK_POSTS_PER_SECOND": "a number above 0, posts a second to one channel (default 1: "
+    "Slack's limit is about one a second per channel)",
+    "SLACK_POST_BURST": "a whole number from 1, posts allowed in a quick burst (default 3)",
+    "TWILIO_ACCOUNT_SID": "Twilio Console > Account Info > Account SID (AC and 32 hexadecimal "
+    "digits, e.g. AC0123456789abcdef0123456789abcdef)",
     "TWILIO_AUTH_TOKEN": "Twilio Console > Account Info > Auth Token",
     "TWILIO_FROM_NUMBER": "Twilio Console > Phone Numbers > Active Numbers, in E.164 "
-    "(+15551234567)",
-    "TWILIO_MESSAGING_SERVICE_SID": "Twilio Console > Messaging > Services (starts with MG)",
+    "(e.g. +15125550100)",
+    "TWILIO_MESSAGING_SERVICE_SID": "Twilio Console > Messaging > Services > the service's "
+    "SID (MG and 32 hexadecimal digits, e.g. MG0123456789abcdef0123456789abcdef)",
     "TWILIO_API_URL": "the base URL of the Twilio REST API (default https://api.twilio.com)",
+    "TWILIO_SEGMENTS_PER_SECOND": "a number above 0, your sender's rate in segments a second "
+    "(Twilio Console > the number's or service's throughput): about 1 for a 10DLC long code, "
+    "3 for toll-free, 100 for a short code",
+    "SEND_OPT_OUT_REPLIES": "true or false (default false: Twilio answers STOP, START and "
+    "HELP itself)",
+    "HELP_REPLY": "any text: what caretbot texts back for HELP when SEND_OPT_OUT_REPLIES is true",
+    "OUTBOX_MAX_ATTEMPTS": "a whole number from 1 (default 8)",
+    "AUTOCLAIM": "true or false (default false)",
+    "CANCEL_SCHEDULED_ON_REPLY": "true or false (default true)",
+    "SCHEDULED_GRACE_MINUTES": "a whole number of minutes from 0 (default 15)",
+    "RUN_WORKERS": "true or false (default true; false serves only the web endpoints)",
+    "WORKERS_IN_PROCESS": "true or false (default false: the workers run in a child process)",
     "MANAGERS": "Slack user ids, comma-separated: a person's profile > ... > Copy member ID",
     "MANAGER_GROUP": "a Slack user group's handle, without or with its @: Slack > People "
     "> User groups (e.g. recruiting-leads)",
@@ -66,6 +89,29 @@ def _prefixed(prefix: str, name: str):  # noqa: ANN202 - returns a validator
     return AfterValidator(check)
 
 
+def _sid(prefix: str):  # noqa: ANN202 - returns a validator
+    def check(value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(prefix):
+            raise ValueError(f"must start with {prefix!r}")
+        if not _TWILIO_SID_HEX.match(value[2:]):
+            raise ValueError(
+                f"{value!r} is not a SID: {prefix} and 32 hexadecimal digits (34 characters)"
+            )
+        return value
+
+    return AfterValidator(check)
+
+
+def _channel_id(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if value.startswith("#") or not _SLACK_CHANNEL_ID.match(value):
+        raise ValueError(f"{value!r} is not a channel ID (a channel's name will not do)")
+    return value
+
+
 def _url(value: str | None) -> str | None:
     if value is not None and not value.startswith(("http://", "https://")):
         raise ValueError("must be an http:// or https:// URL")
@@ -85,17 +131,15 @@ class Settings(BaseSettings):
     SLACK_SIGNING_SECRET: str | None = None
     SLACK_APP_TOKEN: Annotated[str | None, _prefixed("xapp-", "SLACK_APP_TOKEN")] = None
     SLACK_API_URL: Annotated[str, AfterValidator(_url)] = "https://slack.com/api/"
-    SLACK_CHANNEL_ID: str | None = None
+    SLACK_CHANNEL_ID: Annotated[str | None, AfterValidator(_channel_id)] = None
     # Slack allows about one chat.postMessage a second per channel, with short bursts.
     SLACK_POSTS_PER_SECOND: float = Field(default=1.0, gt=0)
     SLACK_POST_BURST: int = Field(default=3, ge=1)
 
-    TWILIO_ACCOUNT_SID: Annotated[str | None, _prefixed("AC", "TWILIO_ACCOUNT_SID")] = None
+    TWILIO_ACCOUNT_SID: Annotated[str | None, _sid("AC")] = None
     TWILIO_AUTH_TOKEN: str | None = None
     TWILIO_FROM_NUMBER: str | None = None
-    TWILIO_MESSAGING_SERVICE_SID: Annotated[
-        str | None, _prefixed("MG", "TWILIO_MESSAGING_SERVICE_SID")
-    ] = None
+    TWILIO_MESSAGING_SERVICE_SID: Annotated[str | None, _sid("MG")] = None
     TWILIO_API_URL: Annotated[str, AfterValidator(_url)] = "https://api.twilio.com"
     # A sender's rate in message segments per second: about 1 for a 10DLC long code,
     # 3 for toll-free, 100+ for a short code.
@@ -143,6 +187,15 @@ class Settings(BaseSettings):
             raise ValueError(f"{value!r} is not a database URL") from None
         if backend not in ("sqlite", "postgresql"):
             raise ValueError(f"caretbot runs on SQLite or PostgreSQL, not {backend}")
+        try:
+            make_url(value).get_dialect().import_dbapi()
+        except ImportError:
+            # A driver the URL names that is not installed (postgresql+psycopg2://,
+            # +asyncpg): caretbot installs psycopg (3) only.
+            raise ValueError(
+                f"the database driver of {make_url(value).drivername} is not installed; "
+                "caretbot's PostgreSQL driver is psycopg (postgresql+psycopg://)"
+            ) from None
         return value
 
     @field_validator("TWILIO_FROM_NUMBER")
@@ -153,9 +206,9 @@ class Settings(BaseSettings):
         try:
             number = phonenumbers.parse(value, None)
         except phonenumbers.NumberParseException as error:
-            raise ValueError(f"must be a phone number in E.164 (+15551234567): {error}") from error
+            raise ValueError(f"must be a phone number in E.164 (+15125550100): {error}") from error
         if not phonenumbers.is_valid_number(number):
-            raise ValueError("must be a valid phone number in E.164 (+15551234567)")
+            raise ValueError(f"{value!r} is not a valid phone number in E.164 (+15125550100)")
         return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
     @field_validator("MANAGERS", mode="before")
@@ -216,6 +269,11 @@ def load_settings(**overrides: object) -> Settings:
         return Settings(**overrides)  # type: ignore[arg-type]
     except ValidationError as error:
         raise SettingsError(_explain(error)) from None
+    except UnicodeDecodeError as error:
+        raise SettingsError(
+            f".env: not UTF-8 text ({error.reason} at byte {error.start}). Save the .env file "
+            "in the working directory as UTF-8."
+        ) from None
 
 
 def _explain(error: ValidationError) -> str:
@@ -223,8 +281,20 @@ def _explain(error: ValidationError) -> str:
     for problem in error.errors():
         name = str(problem["loc"][0]) if problem["loc"] else "settings"
         message = problem["msg"].removeprefix("Value error, ")
-        lines.append(f"{name}: {message}. Where to get it: {WHERE_TO_GET.get(name, '')}")
+        lines.append(f"{name}: {message}. Where to get it: {where_to_get(name)}")
     return "\n".join(lines)
+
+
+def where_to_get(name: str) -> str:
+    """Where a setting comes from and what a good value looks like (never empty)."""
+    if name in WHERE_TO_GET:
+        return WHERE_TO_GET[name]
+    field = Settings.model_fields.get(name)
+    if field is None:
+        return "see the settings table in README.md"
+    kinds: dict[object, str] = {bool: "true or false", int: "a whole number", float: "a number"}
+    kind = kinds.get(field.annotation, "see the settings table in README.md")
+    return f"{kind} (default {field.default})" if field.default is not None else kind
 
 
 def require_serve(settings: Settings) -> None:
@@ -243,6 +313,6 @@ def require_serve(settings: Settings) -> None:
     if missing:
         raise SettingsError(
             "\n".join(
-                f"{name} is not set. Where to get it: {WHERE_TO_GET[name]}" for name in missing
+                f"{name} is not set. Where to get it: {where_to_get(name)}" for name in missing
             )
         )

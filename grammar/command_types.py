@@ -2,8 +2,9 @@
 
 Each class carries its table name in ``keyword`` (``"opt-out"``, ``"list add"``), which
 is also the ``"command"`` of its JSON form. User fields hold Slack user ids (``U123``),
-never display names: the name in ``<@U123|dana>`` is whatever the client sent and may be
-stale.
+never the name in ``<@U123|dana>``, which is whatever the client sent and may be stale;
+or, for a person named as typed (``@dana``, not picked from Slack's @ list), that name
+with its ``@``, which the desk looks up by name (``is_name_ref``).
 """
 
 from __future__ import annotations
@@ -196,6 +197,19 @@ def command_to_json(command: Command) -> dict[str, Any]:
 
 
 _MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+
+
+def user_ref(text: str) -> str:
+    """A person as a command names them: ``<@U123>`` or ``<@U123|dana>`` -> ``U123``;
+    ``@dana`` (typed, not a Slack mention) -> ``@dana``."""
+    if text.startswith("@"):
+        return text
+    return mention_id(text)
+
+
+def is_name_ref(user: str) -> bool:
+    """Whether a user field holds a typed ``@name`` rather than a Slack user id."""
+    return user.startswith("@")
 
 
 def mention_id(mention: str) -> str:

@@ -43,7 +43,7 @@ from grammar.command_types import (
     Unassign,
     Unclaim,
     mailto_address,
-    mention_id,
+    user_ref,
 )
 from grammar.errors import CommandError, Refusal
 from grammar.slack_text import decode_entities
@@ -150,10 +150,10 @@ class _Build(Transformer[Token, "Command | _AtDraft"]):
         return command
 
     def assign(self, *users: Token) -> Assign:
-        return Assign(tuple(dict.fromkeys(mention_id(user) for user in users)))
+        return Assign(tuple(dict.fromkeys(user_ref(user) for user in users)))
 
     def unassign(self, *users: Token) -> Unassign:
-        return Unassign(tuple(dict.fromkeys(mention_id(user) for user in users)))
+        return Unassign(tuple(dict.fromkeys(user_ref(user) for user in users)))
 
     def claim(self) -> Claim:
         return Claim()
@@ -190,14 +190,14 @@ class _Build(Transformer[Token, "Command | _AtDraft"]):
 
     def invite(self, target: Token) -> Invite:
         if target.type == "USER":
-            return Invite(user=mention_id(target))
+            return Invite(user=user_ref(target))
         return Invite(email=mailto_address(target))
 
     def deliver(
         self, user: Token, status: Token | None, stars: Token | None, summary: Token | None
     ) -> Deliver:
         return Deliver(
-            user=mention_id(user),
+            user=user_ref(user),
             status=canonical_status(status) if status is not None else None,
             stars=_stars(stars) if stars is not None else None,
             summary=_text(summary) if summary is not None else None,
@@ -280,7 +280,7 @@ def command_parser() -> Lark:
     )
 
 
-_MENTION = "a Slack @mention (pick the person from Slack's @ list, so it arrives as <@U123>)"
+_MENTION = "a person: a Slack @mention picked from Slack's @ list, or @name"
 
 # match_examples labels: the same missing or wrong token means different things after
 # different commands, and a bad example reads better than a terminal's name.

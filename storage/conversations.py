@@ -122,6 +122,8 @@ class InboundText:
     team_number: str
     body: str
     media: list[dict[str, str]]
+    # Twilio's OptOutType (STOP, START, HELP) under Advanced Opt-Out: it decides.
+    opt_out_type: str | None = None
 
 
 _INSERT_MESSAGES = {
@@ -199,7 +201,7 @@ def record_inbound_batch(
     for text in fresh:
         message_id = message_id_of[text.sid]
         conversation_id, new = conversation_ids[(candidate_ids[text.phone], text.team_number)]
-        keyword = keyword_of(text.body)
+        keyword = keyword_of(text.body, text.opt_out_type)
         if keyword in (Keyword.OPT_OUT, Keyword.OPT_IN):
             _set_opt_out(connection, candidate_ids[text.phone], keyword, text.body, now)
         results[text.sid] = Inbound(message_id, conversation_id, new, keyword)

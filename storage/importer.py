@@ -38,6 +38,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection, Dialect
 
+from grammar.counts import counted
 from storage.applies import ActivePolicy, natural_key_of
 from storage.db import Database
 from storage.import_reader import SheetError, open_sheet
@@ -156,7 +157,7 @@ class ImportSummary:
 
     def lines(self) -> list[str]:
         """The summary as a person reads it."""
-        out = [f"{self.rows} rows read ({self.kind})"]
+        out = [f"{counted(self.rows, 'row')} read ({self.kind})"]
         if self.dry_run:
             out.append("dry run: nothing was written; this is what the import would do")
         out += [

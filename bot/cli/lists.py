@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from bot.cli.imports import open_database
+from grammar.counts import counted, verb
 from grammar.filters import FIELDS, FilterError
 from storage.filter_sql import count_query, select_query
 from storage.lists import (
@@ -93,9 +94,10 @@ def create_command(
     finally:
         db.dispose()
     if dynamic:
-        typer.echo(f"dynamic list {info.name} saved; {count} candidates match it now")
+        matching = f"{counted(count, 'candidate')} {verb(count, 'matches', 'match')}"
+        typer.echo(f"dynamic list {info.name} saved; {matching} it now")
     else:
-        typer.echo(f"list {info.name} created with {count} candidates")
+        typer.echo(f"list {info.name} created with {counted(count, 'candidate')}")
 
 
 def show_command(
@@ -116,7 +118,7 @@ def show_command(
         raise _fail(error) from None
     finally:
         db.dispose()
-    typer.echo(f"list {info.name} ({info.kind}): {count} candidates")
+    typer.echo(f"list {info.name} ({info.kind}): {counted(count, 'candidate')}")
     if info.filter_text:
         typer.echo(f"filter: {info.filter_text}")
     _rows(rows)
@@ -137,7 +139,7 @@ def candidates_command(
         raise _fail(error) from None
     finally:
         db.dispose()
-    typer.echo(f"{count} candidates match")
+    typer.echo(f"{counted(count, 'candidate')} {verb(count, 'matches', 'match')}")
     _rows(rows)
 
 

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
+
 import structlog
 import typer
 
 from bot.cli import demo, imports, lists, parse
+from bot.cli.problems import CaretbotGroup
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings, require_serve
 from storage.db import Database, current_revision
 
-app = typer.Typer(help="caretbot: text candidates from Slack.", no_args_is_help=True)
+app = typer.Typer(
+    cls=CaretbotGroup, help="caretbot: text candidates from Slack.", no_args_is_help=True
+)
 db_app = typer.Typer(help="Database migrations.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 parse.register(app)
@@ -19,6 +24,29 @@ lists.register(app)
 demo.register(app)
 
 log = structlog.get_logger(__name__)
+
+
+def _print_version(asked: bool) -> None:
+    if not asked:
+        return
+    try:
+        typer.echo(f"caretbot {version('caretbot')}")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        typer.echo("caretbot (not installed: pip install -e .)")
+    raise typer.Exit()
+
+
+@app.callback()
+def root(
+    show_version: bool = typer.Option(
+        False,
+        "--version",
+        is_eager=True,
+        callback=_print_version,
+        help="Print caretbot's version (from the installed distribution) and exit.",
+    ),
+) -> None:
+    """caretbot: text candidates from Slack."""
 
 
 def settings_or_exit() -> Settings:

@@ -47,6 +47,7 @@ from grammar import (
     Unassign,
     Unclaim,
 )
+from grammar.command_types import is_name_ref
 from grammar.slack_text import escape, slack_to_plain
 from storage import applies, conversations, desk, lists
 from storage.models import Candidate, Conversation
@@ -123,6 +124,7 @@ def resolve(command: Command, people: People) -> Command:
 
     Raises SlackUnavailable when Slack could not be asked.
     """
+    command = _by_names(command, people)
     if isinstance(command, Assign):
         outside = people.not_on_team(command.users)
         if outside:
@@ -145,6 +147,31 @@ def resolve(command: Command, people: People) -> Command:
             text=slack_to_plain(command.text, name_of=people.name_in_text, entities=False),
         )
     return command
+
+
+def _by_names(command: Command, people: People) -> Command:
+    """The command with each typed ``@name`` replaced by that person's Slack id."""
+    if isinstance(command, Assign | Unassign) and any(map(is_name_ref, command.users)):
+        ids = (_named(user, people) if is_name_ref(user) else user for user in command.users)
+        return dataclasses.replace(command, users=tuple(dict.fromkeys(ids)))
+    if isinstance(command, Invite | Deliver) and command.user and is_name_ref(command.user):
+        return dataclasses.replace(command, user=_named(command.user, people))
+    return command
+
+
+def _named(name: str, people: People) -> str:
+    found = people.by_name(name)
+    if not found:
+        raise Refused(
+            f"Nobody in this Slack is called {name}. Pick the person from Slack's @ list "
+            "as you type, so Slack says who they are."
+        )
+    if len(found) > 1:
+        raise Refused(
+            f"{name} could be {cards.mentions([p.id for p in found])}: pick the one you mean "
+            "from Slack's @ list as you type."
+        )
+    return found[0].id
 
 
 def _resolve_invite(command: Invite, people: People) -> Invite:

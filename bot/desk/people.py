@@ -37,6 +37,7 @@ class Person:
     tz: str
     is_bot: bool
     deleted: bool
+    handle: str = ""  # the username (users.info `name`)
     display_name: str = ""  # the profile's display name, "" when the person set none
 
 
@@ -56,6 +57,7 @@ class People:
         self._lock = threading.Lock()
         self._people: dict[str, tuple[float, Person | None]] = {}
         self._team: tuple[float, frozenset[str]] | None = None
+        self._workspace: tuple[float, list[Person]] | None = None
 
     def person(self, user_id: str) -> Person | None:
         """users.info; None when Slack knows no such user."""
@@ -144,6 +146,50 @@ class People:
                 outside.append(user_id)
         return outside
 
+    def by_name(self, name: str) -> list[Person]:
+        """The people (not bots, not deactivated) a typed name means, for ``^assign @dana``.
+
+        `name` (with or without its @) is compared with each person's username, display
+        name and full name, ignoring case, spaces, dots, dashes and underscores; when
+        nobody has it whole, the people whose first name it is. Empty when nobody;
+        several when the name is ambiguous. Reads users.list (users:read), cached for
+        TEAM_TTL_SECONDS. Raises SlackUnavailable when Slack cannot answer.
+        """
+        key = _name_key(name)
+        people = [p for p in self._everyone() if not p.is_bot and not p.deleted]
+        whole = [p for p in people if key in {_name_key(n) for n in _names(p)}]
+        if whole or not key:
+            return whole
+        return [p for p in people if key in {_name_key(n.split()[0]) for n in _names(p) if n}]
+
+    def _everyone(self) -> list[Person]:
+        now = self.clock()
+        with self._lock:
+            cached = self._workspace
+        if cached is not None and now - cached[0] < TEAM_TTL_SECONDS:
+            return cached[1]
+        everyone: list[Person] = []
+        cursor = None
+        try:
+            while True:
+                page = self.client.users_list(cursor=cursor, limit=200)
+                members: list[dict] = page.get("members", [])
+                everyone += [_person(user) for user in members]
+                cursor = (page.get("response_metadata") or {}).get("next_cursor")
+                if not cursor:
+                    break
+        except SlackApiError as error:
+            raise SlackUnavailable(
+                f"could not read who is in this Slack: {_said(error)}"
+            ) from error
+        except (OSError, requests.RequestException) as error:
+            raise SlackUnavailable(f"Slack did not answer: {error}") from error
+        with self._lock:
+            self._workspace = (now, everyone)
+            for person in everyone:
+                self._people[person.id] = (now, person)
+        return everyone
+
     def by_email(self, email: str) -> Person | None:
         """users.lookupByEmail; None when nobody in the workspace has that address."""
         try:
@@ -173,8 +219,18 @@ def _person(user: dict) -> Person:
         tz=tz,
         is_bot=bool(user.get("is_bot")),
         deleted=bool(user.get("deleted")),
+        handle=user.get("name") or "",
         display_name=(profile.get("display_name") or "").strip(),
     )
+
+
+def _names(person: Person) -> list[str]:
+    return [n for n in (person.handle, person.display_name, person.name) if n]
+
+
+def _name_key(name: str) -> str:
+    """``@Dana.Reyes``, ``dana reyes`` and ``dana_reyes`` -> ``danareyes``."""
+    return "".join(ch for ch in name.removeprefix("@").casefold() if ch not in " .-_'")
 
 
 def _said(error: SlackApiError) -> str:

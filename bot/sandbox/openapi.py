@@ -1,7 +1,9 @@
 """Read Twilio's OpenAPI description so the fake checks requests against the real contract.
 
-The spec file lives outside the repo (../shared/specs); CARETBOT_SPECS_DIR overrides the
-location. OpenAPI 3.0 schemas say `nullable: true` where JSON Schema wants a `null`
+The spec files live outside the repo (../shared/specs); CARETBOT_SPECS_DIR overrides the
+location. Without them the fakes keep Twilio's behaviour but cannot check each request
+against the contract, and the conformance tests are skipped (tests/conftest.py says so
+in pytest's header; SPECS_SOURCE says where the files come from). OpenAPI 3.0 schemas say `nullable: true` where JSON Schema wants a `null`
 type, so `to_json_schema` converts them for jsonschema.
 """
 
@@ -20,6 +22,11 @@ MESSAGES_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages.json"
 MESSAGE_PATH = "/2010-04-01/Accounts/{AccountSid}/Messages/{Sid}.json"
 MESSAGE_SCHEMA = "api.v2010.account.message"
 
+SPECS_SOURCE = (
+    f"{TWILIO_SPEC_FILE} from https://github.com/twilio/twilio-oai (spec/json) and "
+    f"{SLACK_EVENTS_SPEC_FILE} from https://github.com/slackapi/slack-api-specs (events-api)"
+)
+
 
 def specs_dir() -> Path:
     """CARETBOT_SPECS_DIR, else /work/shared/specs found relative to this file."""
@@ -27,6 +34,16 @@ def specs_dir() -> Path:
     if override:
         return Path(override)
     return Path(__file__).resolve().parents[3] / "shared" / "specs"
+
+
+def has_spec(name: str) -> bool:
+    """Whether the spec file `name` is in specs_dir()."""
+    return (specs_dir() / name).is_file()
+
+
+def missing_specs() -> list[str]:
+    """The spec files this run does not have."""
+    return [name for name in (TWILIO_SPEC_FILE, SLACK_EVENTS_SPEC_FILE) if not has_spec(name)]
 
 
 @cache

@@ -694,6 +694,18 @@ class FakeSlack(FakeServer):
                 return {"user": found}
         raise SlackError("users_not_found")
 
+    def _users_list(self, params: dict[str, Any]) -> dict[str, Any]:
+        """users.list: every user, `limit` a page, Slack's cursor in response_metadata."""
+        with self._lock:
+            users = [_user_object(uid, raw, self.team_id) for uid, raw in self._users.items()]
+        limit = int(params.get("limit") or 0) or len(users) or 1
+        start = int(params.get("cursor") or 0)
+        following = start + limit if start + limit < len(users) else None
+        return {
+            "members": users[start : start + limit],
+            "response_metadata": {"next_cursor": str(following) if following else ""},
+        }
+
     def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
         raw = params.get("users") or ""
         ids = [u.strip() for u in (raw if isinstance(raw, list) else str(raw).split(",")) if u]
@@ -938,6 +950,7 @@ _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "reactions.remove": FakeSlack._reactions_remove,
     "users.info": FakeSlack._users_info,
     "users.lookupByEmail": FakeSlack._users_lookup_by_email,
+    "users.list": FakeSlack._users_list,
     "conversations.open": FakeSlack._conversations_open,
     "files.getUploadURLExternal": FakeSlack._files_get_upload_url_external,
     "files.completeUploadExternal": FakeSlack._files_complete_upload_external,

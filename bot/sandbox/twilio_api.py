@@ -692,8 +692,10 @@ class FakeTwilio(FakeServer):
         self, params: dict[str, list[str]], schema: dict[str, Any] | None, op: str
     ) -> None:
         """Every parameter must be in the spec's form schema, with a valid value
-        (no check when the spec is not available: `schema` None)."""
+        (without the spec, only what every create needs: `schema` None)."""
         if schema is None:
+            if op == "CreateMessage" and not any(params.get("To", [])):
+                raise TwilioError(400, 21604, _required_message("To"))
             return
         props = schema.get("properties", {})
         for name, values in params.items():
@@ -876,7 +878,7 @@ class FakeTwilio(FakeServer):
 
     def _list(self, params: dict[str, list[str]], request: Request) -> dict[str, Any]:
         for name in params:
-            if name not in self._list_params:
+            if self._list_params is not None and name not in self._list_params:
                 raise TwilioError(
                     400,
                     20001,

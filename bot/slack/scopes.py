@@ -12,6 +12,8 @@ METHOD_SCOPES: dict[str, str | None] = {
     "reactions_add": "reactions:write",
     "users_info": "users:read",
     "users_lookupByEmail": "users:read.email",
+    # A person named as typed (^assign @dana): looked up among the workspace's members.
+    "users_list": "users:read",
     "conversations_open": "im:write",
     # The team is the channel's members: channels:read for a public channel, groups:read
     # (also granted) for a private one.

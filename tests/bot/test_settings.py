@@ -18,7 +18,7 @@ import pytest
 from typer.testing import CliRunner
 
 import bot.cli.main
-from bot.settings import Settings
+from bot.settings import Settings, SettingsError, load_settings, where_to_get
 from tests.bot.harness import ACCOUNT_SID, AUTH_TOKEN, SIGNING_SECRET, free_socket
 
 SETTING_NAMES = [
@@ -35,6 +35,7 @@ SETTING_NAMES = [
     "TWILIO_MESSAGING_SERVICE_SID",
     "TWILIO_API_URL",
     "PUBLIC_URL",
+    "RUN_WORKERS",
 ]
 
 
@@ -71,6 +72,25 @@ CASES: dict[str, tuple[str, str | None, str]] = {
     "SLACK_API_URL without a scheme": ("SLACK_API_URL", "slack.com/api", "http"),
     "SLACK_POSTS_PER_SECOND not a number": ("SLACK_POSTS_PER_SECOND", "fast", "SLACK_POSTS"),
     "DATABASE_URL not a URL": ("DATABASE_URL", "caretbot.db", "sqlite:///"),
+    # Accepted before issue 7, wrong all the same: refused with what a good one looks like.
+    "SLACK_CHANNEL_ID a channel name": ("SLACK_CHANNEL_ID", "#general", "C0123ABCDEF"),
+    "SLACK_CHANNEL_ID lower case": ("SLACK_CHANNEL_ID", "general", "Channel ID"),
+    "TWILIO_ACCOUNT_SID too short": (
+        "TWILIO_ACCOUNT_SID",
+        "AC123",
+        "AC0123456789abcdef0123456789abcdef",
+    ),
+    "TWILIO_MESSAGING_SERVICE_SID malformed": (
+        "TWILIO_MESSAGING_SERVICE_SID",
+        "MGbad",
+        "MG0123456789abcdef0123456789abcdef",
+    ),
+    "RUN_WORKERS not a boolean": ("RUN_WORKERS", "maybe", "true or false"),
+    "TWILIO_FROM_NUMBER the old README example": (
+        "TWILIO_FROM_NUMBER",
+        "+15551234567",
+        "+15125550100",
+    ),
 }
 # Run through the installed script in their own processes (each costs a second of
 # imports); the others run the same CLI in-process.
@@ -233,3 +253,27 @@ def test_serve_starts_with_every_setting_given(serving: tuple[subprocess.Popen, 
         pytest.fail("serve did not answer /healthz within 10 s")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
+
+
+def test_every_setting_says_where_to_get_it_or_what_it_takes():
+    empty = [name for name in Settings.model_fields if not where_to_get(name).strip()]
+    assert not empty
+
+
+# A malformed value of each setting that takes a number or true/false.
+MALFORMED = {
+    name: "maybe"
+    for name, field in Settings.model_fields.items()
+    if field.annotation in (bool, int, float)
+}
+
+
+@pytest.mark.parametrize("name", sorted(MALFORMED))
+def test_a_malformed_value_is_refused_with_a_non_empty_hint(name: str):
+    with pytest.raises(SettingsError) as refused:
+        load_settings(**{name: MALFORMED[name]})
+
+    (line,) = str(refused.value).splitlines()
+    assert line.startswith(f"{name}: ")
+    hint = line.split("Where to get it:", 1)[1].strip()
+    assert hint, line

@@ -21,6 +21,21 @@ VALID: list[tuple[str, dict[str, Any]]] = [
     ("^ASSIGN <@U1>", {"command": "assign", "users": ["U1"]}),
     ("^unassign", {"command": "unassign", "users": []}),
     ("^unassign <@U9|sam>", {"command": "unassign", "users": ["U9"]}),
+    # a person named as typed (the CLI, or not picked from Slack's @ list)
+    ("^assign @dana", {"command": "assign", "users": ["@dana"]}),
+    ("^assign @anaïs.lefèvre, <@U2>", {"command": "assign", "users": ["@anaïs.lefèvre", "U2"]}),
+    ("^unassign @mary-jane @o'neil", {"command": "unassign", "users": ["@mary-jane", "@o'neil"]}),
+    ("^invite @sam", {"command": "invite", "user": "@sam", "email": None}),
+    (
+        "^deliver @sam Interview Scheduled 4 stars Strong ICU background",
+        {
+            "command": "deliver",
+            "user": "@sam",
+            "status": "Interview Scheduled",
+            "stars": 4,
+            "summary": "Strong ICU background",
+        },
+    ),
     # no arguments
     ("^claim", {"command": "claim"}),
     ("^claim\n", {"command": "claim"}),
@@ -204,8 +219,9 @@ INVALID: list[tuple[str, int, str, str | None]] = [
     ("^claim now", 8, "nothing more after ^claim", None),
     ("^assign", 8, "Slack @mention", None),
     ("^assign dana", 9, "Slack @mention", None),
-    ("^assign @dana", 9, "Slack @mention", None),
     ("^assign <@U1> dana", 15, "Slack @mention", None),
+    ("^assign @", 9, "Slack @mention", None),
+    ("^assign @-dana", 9, "Slack @mention", None),
     ("^invite dana", 9, "e-mail address", None),
     ("^cancel soon", 9, "send id", None),
     ("^cancel 3 4", 11, "nothing after the send id", None),

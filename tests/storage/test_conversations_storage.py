@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 import sqlalchemy as sa
 
 from grammar.keywords import Keyword
@@ -266,3 +267,22 @@ def test_a_status_for_an_unknown_sid_changes_nothing(database: Database):
             )
             is None
         )
+
+
+def test_postgresql_tests_work_only_in_their_own_schema(database: Database) -> None:
+    """Issue 7: the tests never touch the schemas of the database TEST_POSTGRES_URL names;
+    they migrate into this run's own schema (tests/conftest.py) and drop only that."""
+    from tests.conftest import TEST_SCHEMA
+
+    if database.is_sqlite:
+        pytest.skip("a schema of its own is PostgreSQL's")
+    with database.read() as session:
+        current = session.execute(sa.text("SELECT current_schema()")).scalar_one()
+        schemas = set(
+            session.execute(
+                sa.text("SELECT table_schema FROM information_schema.tables WHERE table_name = :t"),
+                {"t": "candidates"},
+            ).scalars()
+        )
+    assert current == TEST_SCHEMA
+    assert TEST_SCHEMA in schemas

@@ -70,7 +70,7 @@ def test_lists_and_candidates(app: typer.Typer, tmp_path: Path) -> None:
     path.write_text(HEADER + ROWS, encoding="utf-8")
     run(app, "import", str(path))
     code, out, _ = run(app, "lists", "create", "Austin", "--filter", "city:austin source:indeed")
-    assert (code, out.strip()) == (0, "list Austin created with 1 candidates")
+    assert (code, out.strip()) == (0, "list Austin created with 1 candidate")
     code, out, _ = run(app, "lists", "create", "All", "--filter", "has:email", "--dynamic")
     assert "dynamic list All saved; 2 candidates match it now" in out
     code, out, _ = run(app, "lists")
@@ -96,3 +96,23 @@ def test_a_bad_filter_shows_the_caret(app: typer.Typer) -> None:
     ]
     code, _, err = run(app, "lists", "show", "nope")
     assert (code, err.strip()) == (1, 'there is no list named "nope"')
+
+
+def test_every_count_agrees_with_its_number(app: typer.Typer, tmp_path: Path) -> None:
+    """1 candidate matches, 0 and 2 candidates match; 1 row read (issue 7)."""
+    path = tmp_path / "one.csv"
+    path.write_text(HEADER + ROWS.splitlines(keepends=True)[0], encoding="utf-8")
+    code, out, _ = run(app, "import", str(path))
+    assert code == 0 and out.splitlines()[0].startswith("1 row read (")
+
+    assert run(app, "candidates", "--filter", "city:austin")[1].splitlines()[0] == (
+        "1 candidate matches"
+    )
+    assert run(app, "candidates", "--filter", "city:paris")[1].splitlines()[0] == (
+        "0 candidates match"
+    )
+    out = run(app, "lists", "create", "One", "--filter", "city:austin", "--dynamic")[1]
+    assert out.strip() == "dynamic list One saved; 1 candidate matches it now"
+    out = run(app, "lists", "create", "None", "--filter", "city:paris")[1]
+    assert out.strip() == "list None created with 0 candidates"
+    assert run(app, "lists", "show", "One")[1].splitlines()[0] == "list One (dynamic): 1 candidate"

@@ -458,3 +458,54 @@ def test_times_in_answers_render_in_each_readers_time_zone(desk: Desk):
     assert send.send_at > utcnow() + timedelta(minutes=119)
     fallback = send.send_at.strftime("%Y-%m-%d %H:%M UTC")
     assert desk.note(f"^{{date_short_pretty}} {{time}}|{fallback}>")
+
+
+# A person named as typed (@lee), not picked from Slack's @ list: Slack sends the text
+# as it is, and the desk looks the name up (users.list).
+
+
+def test_assign_by_a_typed_name_assigns_that_teammate(desk: Desk):
+    desk.say("^assign @lee, @Bo.Sanders")
+
+    assert desk.note(f"Assigned to <@{LEE}>, <@{BOSS}> by <@{TEAMMATE}>.")
+    assert desk.conversation().assignees == [LEE, BOSS]
+
+    desk.say("^unassign @lee")
+    assert desk.note(f"<@{LEE}> unassigned by <@{TEAMMATE}>.")
+    assert desk.bridge.creates() == []
+
+
+def test_the_readmes_deliver_example_runs_as_typed(desk: Desk):
+    desk.say("^deliver @sam Interview Scheduled 4 stars Strong ICU background")
+
+    said = desk.note(f"Delivered to <@{SAM}> by <@{TEAMMATE}> (Interview Scheduled, ★★★★☆)")
+    assert "Strong ICU background" in said
+    (delivery,) = desk.rows(Delivery)
+    assert delivery.to_user == SAM
+
+
+def test_a_typed_name_nobody_has_is_refused_privately_and_nothing_changes(desk: Desk):
+    desk.say("^assign @zoë")
+
+    told = desk.told()
+    assert "Nobody in this Slack is called @zoë" in told and "@ list" in told
+    assert desk.conversation().assignees == []
+    assert desk.card_updates() == 0
+
+
+def test_a_typed_name_two_people_share_is_refused_naming_both(desk: Desk):
+    desk.slack.add_user("U0CHRISA", real_name="Chris Allen")
+    desk.slack.add_user("U0CHRISB", real_name="Chris Brown")
+
+    desk.say("^assign @chris")
+
+    told = desk.told()
+    assert "@chris could be <@U0CHRISA>, <@U0CHRISB>" in told
+    assert desk.conversation().assignees == []
+
+
+def test_a_deactivated_person_is_not_found_by_name(desk: Desk):
+    desk.say("^deliver @gone.person")
+
+    assert "Nobody in this Slack is called @gone.person" in desk.told()
+    assert desk.rows(Delivery) == []
