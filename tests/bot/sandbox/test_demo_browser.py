@@ -94,11 +94,15 @@ def browser() -> Iterator[object]:
 
 
 def test_a_conversation_from_the_phone_to_the_thread_and_back(demo: str, browser) -> None:  # type: ignore[no-untyped-def]
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.select import Select
     from selenium.webdriver.support.ui import WebDriverWait
 
-    wait = WebDriverWait(browser, 20, poll_frequency=0.1)
+    # The page re-renders a message when it changes: an element read mid-render is stale.
+    wait = WebDriverWait(
+        browser, 20, poll_frequency=0.1, ignored_exceptions=(StaleElementReferenceException,)
+    )
 
     def text_of(css: str) -> str:
         return " ".join(e.text for e in browser.find_elements(By.CSS_SELECTOR, css))
@@ -115,8 +119,8 @@ def test_a_conversation_from_the_phone_to_the_thread_and_back(demo: str, browser
     browser.find_element(By.ID, "phone-send").click()
     wait.until(lambda d: first in text_of("#channel .thread"))
     thread = browser.find_element(By.CSS_SELECTOR, "#channel .thread")
-    assert "+1 512-555-0143" in thread.find_element(By.CSS_SELECTOR, ".msg").text
-    assert thread.find_elements(By.CSS_SELECTOR, "button[data-action='desk.claim']")
+    wait.until(lambda d: "+1 512-555-0143" in text_of("#channel .thread .msg"))
+    wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, "button[data-action='desk.claim']"))
 
     # A teammate replies in the thread: the text reaches the phone, delivered.
     Select(browser.find_element(By.ID, "as-user")).select_by_visible_text("Sam Okafor")
@@ -132,14 +136,17 @@ def test_a_conversation_from_the_phone_to_the_thread_and_back(demo: str, browser
     )
 
     # ^claim in the thread: the card changes to show who holds the conversation.
-    card_before = thread.find_element(By.CSS_SELECTOR, ".msg").text
+    card_before = wait.until(
+        lambda d: d.find_element(By.CSS_SELECTOR, "#channel .thread .msg").text
+    )
     thread = browser.find_element(By.CSS_SELECTOR, "#channel .thread")
     thread.find_element(By.CSS_SELECTOR, ".reply-input").send_keys("^claim")
     thread.find_element(By.CSS_SELECTOR, ".reply-send").click()
     wait.until(
-        lambda d: (card := d.find_element(By.CSS_SELECTOR, "#channel .thread .msg").text)
-        != card_before
-        and "Sam Okafor" in card
+        lambda d: (
+            (card := d.find_element(By.CSS_SELECTOR, "#channel .thread .msg").text) != card_before
+            and "Sam Okafor" in card
+        )
     )
 
     # The failure switch: the next text is accepted, then undelivered with 30007.
