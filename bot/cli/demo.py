@@ -45,9 +45,8 @@ def demo(
     import uvicorn
 
     from bot.logs import configure_logging
-    from bot.sandbox.page import demo_routes, load_sample
+    from bot.sandbox.page import demo_app, load_sample
     from bot.sandbox.world import Sandbox
-    from bot.server import create_app
     from storage.db import Database
 
     host = "127.0.0.1"
@@ -71,10 +70,7 @@ def demo(
         if sample:
             for line in load_sample(sandbox, db):
                 typer.echo(line)
-        app = create_app(settings, db)
-        # The page's routes go first: `serve` has no `/`, and the demo's never shadow
-        # caretbot's own (/slack/events, /twilio/*, /healthz, the media route).
-        app.router.routes[0:0] = demo_routes(sandbox, db)
+        app = demo_app(sandbox, settings, db)
         typer.echo(f"caretbot demo: open {address}/ (data in {data}; Ctrl-C stops it)")
         server = uvicorn.Server(
             uvicorn.Config(

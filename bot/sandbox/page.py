@@ -23,12 +23,14 @@ from pathlib import Path
 from typing import Any
 
 import structlog
+from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bot.sandbox.world import SAMPLE_FILE, SAMPLE_LIST, Sandbox, sample_phone_numbers
+from bot.settings import Settings
 from storage.db import Database
 
 STATIC = Path(__file__).with_name("static")
@@ -154,6 +156,17 @@ def demo_routes(sandbox: Sandbox, db: Database) -> list[BaseRoute]:
         Route("/demo/api/sample", post(sample), methods=["POST"]),
         Mount("/demo/static", app=StaticFiles(directory=STATIC), name="demo-static"),
     ]
+
+
+def demo_app(sandbox: Sandbox, settings: Settings, db: Database) -> Starlette:
+    """caretbot's own app (`bot.server.create_app`, as `serve` runs it) with the page's
+    routes in front: `serve` has no `/`, and the page's paths never shadow caretbot's
+    (/slack/events, /twilio/*, /healthz, the media route)."""
+    from bot.server import create_app
+
+    app = create_app(settings, db)
+    app.router.routes[0:0] = demo_routes(sandbox, db)
+    return app
 
 
 def load_sample(sandbox: Sandbox, db: Database) -> list[str]:
