@@ -10,6 +10,7 @@ POST /demo/api/home         {"user"}: a teammate opens the App Home tab
 POST /demo/api/home-click   {"user", "action"}: a click in the App Home tab
 POST /demo/api/fail         {"kind"}: arm a failure of the next send (Sandbox.FAILURES)
 POST /demo/api/sample       import the sample candidates into the list "Demo sample"
+POST /demo/api/run          {"command": "caretbot lists"}: a caretbot command (terminal.py)
 GET  /demo/picture.png      the picture a candidate sends as MMS
 
 Answers are JSON; a bad request gets 400 {"error": "..."} and changes nothing.
@@ -29,6 +30,7 @@ from starlette.responses import FileResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from bot.sandbox import terminal
 from bot.sandbox.world import SAMPLE_FILE, SAMPLE_LIST, Sandbox, sample_phone_numbers
 from bot.settings import Settings
 from storage.db import Database
@@ -116,6 +118,15 @@ def demo_routes(sandbox: Sandbox, db: Database) -> list[BaseRoute]:
         lines = load_sample(sandbox, db)
         return {"summary": lines}
 
+    def run_command(body: dict[str, Any]) -> dict[str, Any]:
+        try:
+            argv = terminal.parse_line(_text(body, "command", limit=2000))
+            done = terminal.run(argv, sandbox.environment())
+        except (terminal.CommandRefused, TimeoutError) as error:
+            raise BadRequest(str(error)) from None
+        sandbox.notice(f"ran caretbot {argv[0]}: exit status {done.exit_status}")
+        return {"argv": done.argv, "exit_status": done.exit_status, "output": done.output}
+
     def post(handler: Handler) -> Callable[[Request], Any]:
         async def endpoint(request: Request) -> Response:
             from starlette.concurrency import run_in_threadpool
@@ -154,6 +165,7 @@ def demo_routes(sandbox: Sandbox, db: Database) -> list[BaseRoute]:
         Route("/demo/api/home-click", post(home_click), methods=["POST"]),
         Route("/demo/api/fail", post(fail), methods=["POST"]),
         Route("/demo/api/sample", post(sample), methods=["POST"]),
+        Route("/demo/api/run", post(run_command), methods=["POST"]),
         Mount("/demo/static", app=StaticFiles(directory=STATIC), name="demo-static"),
     ]
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bot.sandbox import terminal
 from bot.sandbox.signing import new_sid
 from bot.sandbox.slack_api import FakeSlack
 from bot.sandbox.slack_team import Delivery, SlackTeam
@@ -109,6 +110,21 @@ class Sandbox:
         """caretbot's settings for this sandbox (SettingsError if an override is bad).
         Everything an environment or .env might hold for a real deployment is set
         here, so the demo never reaches a real account."""
+        values = self.setting_values()
+        values.update(overrides)
+        return load_settings(**values)
+
+    def environment(self) -> dict[str, str]:
+        """The same settings as environment variables, for a `caretbot` command run
+        beside the demo (None values left out)."""
+        return {
+            name: (",".join(sorted(value)) if isinstance(value, frozenset) else str(value))
+            for name, value in self.setting_values().items()
+            if value is not None
+        }
+
+    def setting_values(self) -> dict[str, object]:
+        """The generated settings by name (see `settings`)."""
         values: dict[str, object] = {
             "DATABASE_URL": self.database_url,
             "SLACK_BOT_TOKEN": self.secrets.slack_bot_token,
@@ -131,8 +147,7 @@ class Sandbox:
             "WORKERS_IN_PROCESS": True,
             "RUN_WORKERS": True,
         }
-        values.update(overrides)
-        return load_settings(**values)
+        return values
 
     # ------------------------------------------------------------ the people
 
@@ -230,6 +245,7 @@ class Sandbox:
             "ephemeral": ephemeral[-10:],
             "home": self.slack.home(home_user) if home_user else None,
             "failures": FAILURES,
+            "presets": terminal.presets(),
             "notices": notices,
         }
 

@@ -139,7 +139,7 @@ async function post(path, body) {
     method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
   });
   const answer = await response.json();
-  if (!response.ok) alert(answer.error || "request failed");
+  $("#error").textContent = response.ok ? "" : (answer.error || "request failed");
   setTimeout(refresh, 150);
   return answer;
 }
@@ -175,7 +175,7 @@ function message(m) {
   // A message sent as text only carries Slack's rich_text rendering of it: show the text.
   const layout = (m.blocks || []).some((b) => b.type !== "rich_text");
   const body = layout ? blocks(m.blocks, (action) => post("click", { user: asUser(), ts: m.ts, action })) : el("div", { html: mrkdwn(m.text) });
-  const reactions = el("div", { class: "reactions" }, ...(m.reactions || []).map((r) => el("span", { class: "reaction", "data-reaction": r.name, title: ":" + r.name + ":" }, emoji(r.name) + " " + r.count)));
+  const reactions = el("div", { class: "reactions" }, ...(m.reactions || []).map((r) => el("span", { class: "reaction", "data-reaction": r.name, title: ":" + r.name + ":" }, emoji(r.name) + " " + r.name + " " + r.count)));
   return el("div", { class: "msg", "data-ts": m.ts },
     el("div", { class: "avatar" }, who.slice(0, 1).toUpperCase()),
     el("div", {}, el("div", { class: "who" }, who, m.edited ? el("small", {}, "(edited)") : null), body, reactions));
@@ -215,7 +215,16 @@ function renderHome() {
   $("#notices").replaceChildren(...state.notices.map((n) => el("li", {}, n)));
 }
 
+async function runCommand(line) {
+  $("#terminal-line").value = line;
+  $("#terminal-output").textContent = "$ " + line + "\n…";
+  const answer = await post("run", { command: line });
+  const out = answer.error ? answer.error : answer.output + "\n[exit status " + answer.exit_status + "]";
+  $("#terminal-output").textContent = "$ " + line + "\n" + out;
+}
+
 function setup() {
+  $("#presets").replaceChildren(...state.presets.map((line) => el("button", { type: "button", title: line, onclick: () => runCommand(line) }, line)));
   $("#team-number").textContent = state.team_number;
   $("#channel-name").textContent = "#recruiting (" + state.channel + ")";
   for (const t of state.teammates) people[t.id] = t.name;
@@ -256,6 +265,10 @@ $("#channel-form").addEventListener("submit", (ev) => {
 });
 $("#as-user").addEventListener("change", () => { last = ""; refresh(); });
 $("#home-open").addEventListener("click", () => post("home", { user: asUser() }));
+$("#terminal-form").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  if ($("#terminal-line").value.trim()) runCommand($("#terminal-line").value);
+});
 $("#load-sample").addEventListener("click", () => post("sample", {}));
 $("#fail-arm").addEventListener("click", () => post("fail", { kind: $("#fail-kind").value }));
 

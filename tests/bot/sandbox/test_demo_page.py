@@ -207,3 +207,27 @@ def test_the_teams_requests_are_signed_with_the_apps_secret(demo: Demo) -> None:
     assert answer.status == 401
     _ts, answer = demo.sandbox.team.say(SAM, "Morning, team")
     assert answer.status == 200
+
+
+def test_the_terminal_runs_caretbot_commands_against_the_demo(demo: Demo) -> None:
+    demo.post("sample", {})
+    response = demo.post("run", {"command": 'caretbot lists show "Demo sample"'})
+    assert response.status_code == 200
+    answer = response.json()
+    assert answer["exit_status"] == 0 and "50" in answer["output"], answer
+    assert answer["argv"] == ["lists", "show", "Demo sample"]
+
+
+@pytest.mark.parametrize(
+    ("line", "error"),
+    [
+        ("caretbot serve", "runs caretbot"),
+        ("caretbot db upgrade", "runs caretbot"),
+        ("rm -rf /", "runs caretbot"),
+        ("caretbot", "type a caretbot command"),
+        ('caretbot lists show "Demo', "cannot read the line"),
+    ],
+)
+def test_the_terminal_refuses_other_commands(demo: Demo, line: str, error: str) -> None:
+    response = demo.post("run", {"command": line})
+    assert response.status_code == 400 and error in response.json()["error"]
