@@ -4,6 +4,7 @@ thread message leads to. Webhooks and listeners call these after checking signat
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,6 +16,7 @@ from bot.sms import twilio_errors
 from grammar.keywords import Keyword
 from grammar.phones import to_e164
 from grammar.slack_text import NameOf, slack_to_plain
+from grammar.storable import storable_text
 from storage import conversations, messages
 from storage.conversations import Inbound, InboundText, Reply
 from storage.db import Database
@@ -38,6 +40,19 @@ class MalformedWebhook(ValueError):
     """A signed webhook without the fields Twilio always sends."""
 
 
+# Message SIDs are two letters (SM, MM) and 32 hex digits; caretbot keeps up to 64.
+_MESSAGE_SID = re.compile(r"[A-Z]{2}[0-9a-fA-F]{32}")
+# The number a candidate texted: E.164 (at most 15 digits) or a short code.
+_TEAM_NUMBER = re.compile(r"\+?[0-9]{3,15}")
+_ERROR_CODE = re.compile(r"[0-9]{1,6}")
+
+
+def check_sid(sid: str) -> None:
+    """Raise MalformedWebhook unless `sid` has the shape of a Twilio Message SID."""
+    if not _MESSAGE_SID.fullmatch(sid):
+        raise MalformedWebhook("MessageSid is not a Twilio message SID")
+
+
 def media_of(params: Mapping[str, str]) -> list[dict[str, str]]:
     """The MMS attachments of an inbound webhook (MediaUrl0, MediaContentType0, ...)."""
     try:
@@ -59,6 +74,9 @@ def parse_inbound(params: Mapping[str, str]) -> InboundText | None:
     missing = [name for name in ("MessageSid", "From", "To") if not params.get(name)]
     if missing:
         raise MalformedWebhook(f"missing {', '.join(missing)}")
+    check_sid(params["MessageSid"])
+    if not _TEAM_NUMBER.fullmatch(params["To"]):
+        raise MalformedWebhook("To is not one of Twilio's numbers (E.164 or a short code)")
     phone = to_e164(params["From"])
     if phone is None:
         # Short codes and alphanumeric senders are carriers and services, not candidates.
@@ -68,7 +86,7 @@ def parse_inbound(params: Mapping[str, str]) -> InboundText | None:
         sid=params["MessageSid"],
         phone=phone,
         team_number=params["To"],
-        body=params.get("Body", ""),
+        body=storable_text(params.get("Body", "")),
         media=media_of(params),
         opt_out_type=params.get("OptOutType") or None,
     )
@@ -142,10 +160,12 @@ def receive_status(db: Database, params: Mapping[str, str]) -> messages.StatusCh
     status = params.get("MessageStatus") or params.get("SmsStatus")
     if not sid or not status:
         raise MalformedWebhook("missing MessageSid or MessageStatus")
-    try:
-        error_code = int(params["ErrorCode"]) if params.get("ErrorCode") else None
-    except ValueError as error:
-        raise MalformedWebhook("ErrorCode is not a number") from error
+    check_sid(sid)
+    code = params.get("ErrorCode") or ""
+    # Twilio's error codes are five digits; a longer number would overflow the column.
+    if code and not _ERROR_CODE.fullmatch(code):
+        raise MalformedWebhook("ErrorCode is not a number")
+    error_code = int(code) if code else None
     with db.write() as session:
         change = messages.apply_status(
             session=session, sid=sid, status=status, error_code=error_code

@@ -1,7 +1,10 @@
 """structlog set-up: console on a terminal, JSON otherwise, one chain for stdlib loggers.
 
 Phone numbers and message bodies never reach a log line: `mask_private` rewrites
-them in every event, ours and those of uvicorn, Bolt, APScheduler and SQLAlchemy.
+them in every event, ours and those of uvicorn, Bolt, APScheduler and SQLAlchemy, and
+in tracebacks; what libraries print of a request's body or a statement's parameters is
+redacted (`redact_library_payloads`, `redact_tracebacks`), and the engine never puts
+parameters in its exceptions (storage.db, hide_parameters).
 """
 
 from __future__ import annotations
@@ -50,46 +53,90 @@ def mask_private(
     return event
 
 
+# What libraries put in their messages that is not theirs to log: Bolt writes a request's
+# whole body when its signature fails ("body: {...}") and the body of an unhandled
+# request as a dict; SQLAlchemy a statement's parameters; PostgreSQL the failing row.
+_LIBRARY_PAYLOADS = [
+    (re.compile(r"((?:[Rr]equest )?body|payload)(:|=)\s*.*"), r"\1\2 <redacted>"),
+    (re.compile(r"\{.*\}"), "{<redacted>}"),
+]
+_TRACEBACK_PAYLOADS = [
+    (re.compile(r"\[parameters: .*?\]$", re.MULTILINE), "[parameters: <redacted>]"),
+    (re.compile(r"Failing row contains \(.*\)"), "Failing row contains (<redacted>)"),
+    (re.compile(r"(Key \(.*?\)=)\(.*?\)"), r"\1(<redacted>)"),
+    (re.compile(r"(body: ).*"), r"\1<redacted>"),
+]
+
+
+def _redact(text: str, rules: list[tuple[re.Pattern[str], str]]) -> str:
+    for pattern, replacement in rules:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def redact_library_payloads(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor for the standard library's records (Bolt, slack_sdk, uvicorn,
+    SQLAlchemy): a request body, payload or dict in a message becomes <redacted>."""
+    message = event.get("event")
+    if isinstance(message, str):
+        event["event"] = _redact(message, _LIBRARY_PAYLOADS)
+    return event
+
+
+def redact_tracebacks(
+    _logger: Any, _method: str, event: MutableMapping[str, Any]
+) -> MutableMapping[str, Any]:
+    """structlog processor, after format_exc_info: a traceback's exception messages keep
+    no SQL parameters, failing rows, key values or bodies."""
+    exception = event.get("exception")
+    if isinstance(exception, str):
+        event["exception"] = _redact(exception, _TRACEBACK_PAYLOADS)
+    return event
+
+
 def configure_logging(*, level: str = "INFO", json: bool | None = None) -> None:
     """Route structlog and the standard library through one processor chain.
 
     caretbot's own events go straight to stderr (structlog's native logger: a webhook's
     log line costs microseconds, not the stdlib's tens); the standard library's records
     (uvicorn, Bolt, APScheduler, SQLAlchemy) pass through the same processors.
+    Tracebacks are rendered to text first and then masked like any other value, so an
+    exception's message cannot carry a number or a text past the masking.
     """
     if json is None:
         json = not sys.stderr.isatty()
-    shared: list[Any] = [
+    head: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
-        mask_private,
     ]
+    tail: list[Any] = [structlog.processors.format_exc_info, redact_tracebacks, mask_private]
     renderer: Any = (
         structlog.processors.JSONRenderer()
         if json
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
+        else structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
     )
     handler = logging.StreamHandler(sys.stderr)
     structlog.configure(
-        processors=[
-            *shared,
-            structlog.processors.format_exc_info if json else _identity,
-            renderer,
-        ],
+        processors=[*head, *tail, renderer],
         logger_factory=structlog.WriteLoggerFactory(file=_HandlerStream(handler)),  # type: ignore[arg-type]
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level)),
         cache_logger_on_first_use=True,
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=[
-            *shared,
+            *head,
             structlog.stdlib.add_logger_name,
             structlog.stdlib.ExtraAdder(),
+            redact_library_payloads,
+            *tail,
         ],
         processors=[
             structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-            structlog.processors.format_exc_info if json else _identity,
             renderer,
         ],
     )
@@ -119,9 +166,3 @@ class _HandlerStream:
 
     def flush(self) -> None:
         self.handler.stream.flush()
-
-
-def _identity(
-    _logger: Any, _method: str, event: MutableMapping[str, Any]
-) -> MutableMapping[str, Any]:
-    return event

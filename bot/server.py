@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
+import threading
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -14,17 +15,20 @@ import structlog
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from bot import health
+from bot.body_limits import BodyLimit
 from bot.delivery.clients import slack_client
 from bot.delivery.workers import Workers, make_workers
 from bot.settings import Settings
 from bot.slack import file_proxy
 from bot.slack.app import build_slack_app
+from bot.slack.identity import SlackIdentity
 from bot.sms.webhooks import TwilioWebhooks
-from storage import outbox
 from storage.db import Database
 
 log = structlog.get_logger(__name__)
@@ -36,15 +40,26 @@ def create_app(settings: Settings, db: Database) -> Starlette:
     """The whole server; workers start with the app unless RUN_WORKERS is off."""
     slack = slack_client(settings)
     workers = make_workers(settings, db)
-    bolt = build_slack_app(settings=settings, db=db, client=slack, wake=workers.wake.set)
+    identity = SlackIdentity(db=db, client=slack)
+    bolt = build_slack_app(
+        settings=settings, db=db, client=slack, wake=workers.wake.set, identity=identity
+    )
     twilio = TwilioWebhooks(db=db, settings=settings, wake=workers.wake.set)
 
     async def slack_events(request: Request) -> Response:
+        # Bolt reads the timestamp with int(): "yesterday" would be a 500, not a 401.
+        timestamp = request.headers.get("x-slack-request-timestamp", "")
+        if not (timestamp.isascii() and timestamp.isdigit()):
+            log.warning("slack.bad_signature", problem="no numeric request timestamp")
+            return JSONResponse({"error": "invalid request"}, status_code=401)
         body = await request.body()
         try:
             bolt_request = to_bolt_request(request, body)
         except ValueError as error:  # a body that is not the JSON or form it claims to be
             log.warning("slack.malformed_request", error=str(error))
+            return Response("malformed request body", status_code=400)
+        except (AttributeError, TypeError):  # JSON, but a list or a string: Bolt's .get fails
+            log.warning("slack.malformed_request", error="the body is not a JSON object")
             return Response("malformed request body", status_code=400)
         response = await run_in_threadpool(bolt.dispatch, bolt_request)
         return to_starlette_response(response)
@@ -57,6 +72,10 @@ def create_app(settings: Settings, db: Database) -> Starlette:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(health_thread, _health, settings, db, workers)
 
+    async def readyz(_request: Request) -> Response:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(health_thread, _ready, settings, db, workers)
+
     @contextlib.asynccontextmanager
     async def lifespan(_app: Starlette) -> AsyncIterator[None]:
         socket_mode: Any = None
@@ -65,6 +84,9 @@ def create_app(settings: Settings, db: Database) -> Starlette:
         sys.setswitchinterval(GIL_SWITCH_SECONDS)
         if settings.RUN_WORKERS:
             workers.start()
+        # Refresh the kept identity without holding start-up (Slack may be down).
+        checking = threading.Thread(target=identity.check, name="slack-identity", daemon=True)
+        checking.start()
         if settings.socket_mode:
             from slack_bolt.adapter.socket_mode import SocketModeHandler
 
@@ -77,6 +99,7 @@ def create_app(settings: Settings, db: Database) -> Starlette:
             if socket_mode is not None:
                 socket_mode.close()
             workers.stop()
+            checking.join(1)  # a check still waiting on Slack is let go (daemon thread)
             twilio.inbound.close()
             health_thread.shutdown(wait=False)
             log.info("serve.stopped")
@@ -94,37 +117,25 @@ def create_app(settings: Settings, db: Database) -> Starlette:
             ),
             methods=["GET", "HEAD"],
         ),
+        Route("/readyz", readyz, methods=["GET"]),
     ]
     if not settings.socket_mode:
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, middleware=[Middleware(BodyLimit)])
     app.state.workers = workers
     return app
 
 
 def _health(settings: Settings, db: Database, workers: Workers) -> Response:
-    integrations = {
-        "slack": "socket_mode" if settings.socket_mode else "events_api",
-        "twilio": "messaging_service" if settings.TWILIO_MESSAGING_SERVICE_SID else "number",
-    }
-    try:
-        with db.read() as session:
-            backlog = outbox.backlog(session=session)
-    except Exception as error:  # any database failure means unhealthy
-        log.error("health.database_unreachable", error=repr(error))
-        return JSONResponse(
-            {"status": "unhealthy", "database": "unreachable", "integrations": integrations},
-            status_code=503,
-        )
     running = workers.alive() if settings.RUN_WORKERS else None
     if running is False:
         log.error("health.workers_down")
-    return JSONResponse(
-        {
-            "status": "ok" if running is not False else "degraded",
-            "database": "ok",
-            "integrations": integrations,
-            "outbox_backlog": backlog,
-            "workers": {None: "off", True: "running", False: "down"}[running],
-        }
-    )
+    found = health.report(settings, db, running)
+    return JSONResponse(found.body, status_code=200 if found.database_ok else 503)
+
+
+def _ready(settings: Settings, db: Database, workers: Workers) -> Response:
+    found = health.report(settings, db, workers.alive() if settings.RUN_WORKERS else None)
+    if found.not_ready:
+        return JSONResponse({"ready": False, "reasons": found.not_ready}, status_code=503)
+    return JSONResponse({"ready": True, "reasons": []})

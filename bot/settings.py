@@ -71,6 +71,10 @@ WHERE_TO_GET = {
     "ACTIVE_APPLY": "first (a candidate's first apply stays the active one) or latest",
     "MEDIA_URL_SECRET": "any random string of 32 or more characters, e.g. the output of "
     "python -c 'import secrets; print(secrets.token_hex(32))'",
+    "READY_UNREACHABLE_SECONDS": "a whole number of seconds, e.g. 300: how long Slack or "
+    "Twilio may fail before /readyz says caretbot is not ready",
+    "READY_MAX_BACKLOG_AGE_SECONDS": "a whole number of seconds, e.g. 900: how old the oldest "
+    "waiting outbox entry may be before /readyz says caretbot is not ready",
     "PUBLIC_URL": "the https:// base URL at which Twilio and Slack reach this server, "
     "exactly as configured in their consoles (no trailing slash)",
 }
@@ -170,6 +174,10 @@ class Settings(BaseSettings):
     ACTIVE_APPLY: Literal["first", "latest"] = "first"
     # How often opened App Home tabs are checked for changes (and republished if changed).
     HOME_REFRESH_SECONDS: float = Field(default=15.0, gt=0)
+    # /readyz fails when a platform has been failing this long (seconds), or when the
+    # oldest waiting outbox entry is older than READY_MAX_BACKLOG_AGE_SECONDS.
+    READY_UNREACHABLE_SECONDS: int = Field(default=300, ge=1)
+    READY_MAX_BACKLOG_AGE_SECONDS: int = Field(default=900, ge=1)
     RUN_WORKERS: bool = True
     # The outbox dispatcher and the scheduler run in a child process of `serve` unless
     # this asks for threads of the web process.

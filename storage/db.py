@@ -68,10 +68,15 @@ class Database:
 
 def make_engine(url: str) -> Engine:
     """An engine tuned for the database behind `url`."""
+    # hide_parameters: an exception's text names the statement, never the values (a
+    # message's body, a phone number) that a traceback would print.
     if not url.startswith("sqlite"):
-        return sa.create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+        return sa.create_engine(
+            url, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True
+        )
     engine = sa.create_engine(
         url,
+        hide_parameters=True,
         connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000},
         pool_size=8,
         max_overflow=8,

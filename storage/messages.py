@@ -141,6 +141,26 @@ def record_not_sent(
     )
 
 
+def reopen_unsent(*, session: Session, message_ids: list[int]) -> int:
+    """Texts given up without a Twilio SID, made sendable again; how many.
+
+    They go back to `sending`, not `pending`: an attempt may have reached Twilio before
+    it was given up, so the dispatcher looks the text up at Twilio before sending it.
+    """
+    if not message_ids:
+        return 0
+    result = session.connection().execute(
+        _messages.update()
+        .where(
+            _messages.c.id.in_(message_ids),
+            _messages.c.status == "failed",
+            _messages.c.twilio_sid.is_(None),
+        )
+        .values(status="sending", error_code=None)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
 def opt_out(*, session: Session, candidate_id: int, source: str, reason: str) -> None:
     """Mark a candidate opted out (no text reaches them from any path)."""
     now = utcnow()

@@ -216,3 +216,92 @@ def _work(row: Any) -> Work:
         created_at=row.created_at,
         updated_at=row.updated_at,
     )
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """Work waiting for one platform: how many entries, and when the oldest was stored."""
+
+    count: int = 0
+    oldest_created_at: datetime | None = None
+
+
+def waiting_by_platform(*, session: Session) -> dict[str, Waiting]:
+    """Pending and in-flight entries per platform (the kind's prefix: slack, twilio)."""
+    rows = session.connection().execute(
+        sa.select(_outbox.c.kind, sa.func.count(), sa.func.min(_outbox.c.created_at))
+        .where(_outbox.c.state.in_(("pending", "in_flight")))
+        .group_by(_outbox.c.kind)
+    )
+    found: dict[str, Waiting] = {}
+    for kind, count, oldest in rows:
+        platform = kind.split(".", 1)[0]
+        # min() keeps the column's type, so the value comes back aware, in UTC.
+        known = found.get(platform, Waiting())
+        earliest = min(
+            (t for t in (known.oldest_created_at, oldest) if t is not None), default=None
+        )
+        found[platform] = Waiting(known.count + count, earliest)
+    return found
+
+
+@dataclass(frozen=True)
+class Problem:
+    """An entry that is given up, or waiting longer than it should, with why."""
+
+    id: int
+    kind: str
+    state: str
+    attempts: int
+    created_at: datetime
+    next_attempt_at: datetime
+    last_error: str | None
+    payload: dict[str, Any]
+
+
+def problems(*, session: Session, stuck_before: datetime) -> list[Problem]:
+    """Given-up entries, and waiting ones stored before `stuck_before` or already
+    retried; oldest first."""
+    rows = session.connection().execute(
+        sa.select(_outbox)
+        .where(
+            sa.or_(
+                _outbox.c.state == "failed",
+                sa.and_(
+                    _outbox.c.state.in_(("pending", "in_flight")),
+                    sa.or_(_outbox.c.created_at < stuck_before, _outbox.c.attempts > 0),
+                ),
+            )
+        )
+        .order_by(_outbox.c.id)
+    )
+    return [
+        Problem(
+            id=row.id,
+            kind=row.kind,
+            state=row.state,
+            attempts=row.attempts,
+            created_at=row.created_at,
+            next_attempt_at=row.next_attempt_at,
+            last_error=row.last_error,
+            payload=dict(row.payload or {}),
+        )
+        for row in rows
+    ]
+
+
+def put_back(*, session: Session, entry_ids: list[int] | None, now: datetime) -> list[Work]:
+    """Make given-up entries (and waiting ones) due now with a fresh count of tries:
+    `entry_ids`, or every given-up and pending entry when None. Entries done or in
+    flight are left alone. Returns the entries put back."""
+    query = sa.select(_outbox).where(_outbox.c.state.in_(("failed", "pending")))
+    if entry_ids is not None:
+        query = query.where(_outbox.c.id.in_(entry_ids))
+    rows = list(session.connection().execute(query.order_by(_outbox.c.id)))
+    if rows:
+        session.connection().execute(
+            _outbox.update()
+            .where(_outbox.c.id.in_([row.id for row in rows]))
+            .values(state="pending", attempts=0, next_attempt_at=now, updated_at=now)
+        )
+    return [_work(row) for row in rows]

@@ -12,6 +12,7 @@ from storage.models import (
     ProcessedSlackEvent,
     SchedulerLock,
 )
+from storage.ops_models import IntegrationState
 from storage.slack_models import ImportRun, SlackHome
 
 __all__ = [
@@ -22,6 +23,7 @@ __all__ = [
     "Delivery",
     "DeskNote",
     "ImportRun",
+    "IntegrationState",
     "ListMember",
     "Message",
     "OutboxEntry",

@@ -25,6 +25,7 @@ from sqlmodel import Session
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client as TwilioClient
 
+from bot.delivery.health import PlatformHealth
 from bot.delivery.pacing import Pacer
 from bot.desk import runner as desk
 from bot.settings import Settings
@@ -96,6 +97,7 @@ class Dispatcher:
         self.reaction_pacer = Pacer(0.8, 5, clock)
         self.twilio_pacer = Pacer(settings.TWILIO_SEGMENTS_PER_SECOND, 1, clock)
         self._threads: list[threading.Thread] = []
+        self.health = PlatformHealth(db)
         self._handlers: dict[str, Callable[[Work], Outcome]] = {
             conversations.POST_INBOUND: self._post_inbound,
             conversations.POST_NOTE: self._post_note,
@@ -182,6 +184,7 @@ class Dispatcher:
                 note=outcome.note,
             )
         self._record(work, outcome)
+        self.health.record(work.kind.split(".", 1)[0], outcome.state == "done", outcome.error)
         return outcome
 
     def _record(self, work: Work, outcome: Outcome) -> None:

@@ -325,6 +325,11 @@ class FakeSlack(FakeServer):
                 _Fault(status, error or default, retry_after, times)
             )
 
+    def clear_faults(self) -> None:
+        """Forget every fault `fail_next` queued: Slack is back."""
+        with self._lock:
+            self._faults = {}
+
     # --------------------------------------------------------------- queries
 
     def calls(self, method: str | None = None) -> list[Call]:

@@ -21,7 +21,9 @@ from bot.desk.runner import Desk
 from bot.settings import Settings
 from bot.slack import thread_messages
 from bot.slack.actions import CardActions
+from bot.slack.envelope import check_envelope
 from bot.slack.home_tabs import HomeTabs
+from bot.slack.identity import SlackIdentity, bolt_logger
 from bot.slack.imports import SlackImports
 from bot.slack.roles import Roles
 from bot.slack.slash import SLASH_COMMAND, SlashCommands
@@ -33,16 +35,29 @@ __all__ = ["SLASH_COMMAND", "build_slack_app"]
 
 
 def build_slack_app(
-    *, settings: Settings, db: Database, client: WebClient, wake: Callable[[], None]
+    *,
+    settings: Settings,
+    db: Database,
+    client: WebClient,
+    wake: Callable[[], None],
+    identity: SlackIdentity | None = None,
 ) -> App:
-    """The Bolt app with caretbot's listeners registered."""
+    """The Bolt app with caretbot's listeners registered.
+
+    Bolt gets a client without a token and the bot's identity from `identity` (its
+    `authorize` hook), so that a Slack outage at start-up never turns events away.
+    """
     app = App(
-        client=client,
+        client=WebClient(base_url=client.base_url, timeout=client.timeout, retry_handlers=[]),
+        authorize=identity or SlackIdentity(db=db, client=client),
+        logger=bolt_logger(),
         signing_secret=settings.SLACK_SIGNING_SECRET,
         process_before_response=True,
         token_verification_enabled=False,
         # Slack only retries on errors; an unhandled event type must still get 200.
         raise_error_for_unhandled_request=False,
+        # A signed request without the fields Slack always sends is a 400, not a 500.
+        before_authorize=check_envelope,
     )
     people = People(client, settings.SLACK_CHANNEL_ID or "")
     roles = Roles(settings=settings, client=client, people=people)

@@ -169,7 +169,8 @@ def test_with_send_opt_out_replies_caretbot_confirms_stop_start_and_help(
     assert "resubscribed" in bodies[1]
     assert bodies[2] == "Acme Jobs: reply STOP to end."
     assert {t["to"] for t in texts} == {CANDIDATE}
-    assert bridge.notes(thread)
+    # Notes go through the Slack lane, texts through Twilio's: wait for them too.
+    assert bridge.slack.wait_for(lambda: bridge.notes(thread))
 
 
 def test_twilio_21610_on_a_send_opts_the_candidate_out_and_notes_it(
