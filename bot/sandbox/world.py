@@ -241,6 +241,7 @@ class Sandbox:
             ],
             "phones": phones,
             "sample_numbers": list(self.sample_numbers),
+            "sample_names": sample_people() if self.sample_numbers else {},
             "threads": threads,
             "ephemeral": ephemeral[-10:],
             "home": self.slack.home(home_user) if home_user else None,
@@ -252,14 +253,19 @@ class Sandbox:
 
 def sample_phone_numbers(path: Path = SAMPLE_FILE) -> list[str]:
     """The sample file's mobile numbers in E.164 (+1 NXX 555 01xx), in file order."""
+    return list(sample_people(path))
+
+
+def sample_people(path: Path = SAMPLE_FILE) -> dict[str, str]:
+    """The sample file's candidates: E.164 mobile number -> name, in file order."""
     import csv
 
     import phonenumbers
 
     with path.open(encoding="utf-8", newline="") as fh:
-        return [
+        return {
             phonenumbers.format_number(
                 phonenumbers.parse(row["Mobile"], "US"), phonenumbers.PhoneNumberFormat.E164
-            )
+            ): row["Name"]
             for row in csv.DictReader(fh)
-        ]
+        }

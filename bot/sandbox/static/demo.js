@@ -167,7 +167,7 @@ function renderPhone() {
   }));
   screen.scrollTop = screen.scrollHeight;
   const known = new Set([...Object.keys(state.phones).filter((n) => n !== state.team_number), ...state.sample_numbers]);
-  $("#phone-numbers").replaceChildren(...[...known].map((n) => el("option", { value: n })));
+  $("#phone-numbers").replaceChildren(...[...known].map((n) => el("option", { value: n, label: (state.sample_names[n] || "") + " " + n })));
 }
 
 function message(m) {
