@@ -158,7 +158,11 @@ function renderPhone() {
   const screen = $("#phone-messages");
   screen.replaceChildren(...messages.map((m) => {
     const bubble = el("div", { class: "bubble " + (m.inbound ? "out" : "in"), "data-sid": m.sid });
-    if (m.body) bubble.append(document.createTextNode(m.body));
+    // Links are clickable, as on a phone (a blast's tracked /l/CODE links count the click).
+    for (const [i, part] of (m.body || "").split(/(https?:\/\/[^\s]+)/).entries()) {
+      if (i % 2) bubble.append(el("a", { href: part, target: "_blank", rel: "noopener", class: "sms-link" }, part));
+      else if (part) bubble.append(document.createTextNode(part));
+    }
     for (const url of m.media) bubble.append(el("img", { src: url, alt: "picture" }));
     if (m.inbound && m.media.length === 0 && !m.body) bubble.append("(picture)");
     const label = statusLabel(m);
