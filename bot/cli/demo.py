@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 
+from bot.logs import configure_logging
 from bot.settings import SettingsError
 
 
@@ -23,11 +24,17 @@ def register(app: typer.Typer) -> None:
 
 
 def bind(host: str, port: int) -> socket.socket:
-    """A listening socket on host:port (port 0: a free one). OSError if it is taken."""
+    """A socket bound to host:port (port 0: a free one). OSError if it is taken."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     return sock
+
+
+def free_port(host: str, port: int) -> int:
+    """`port` if it can be bound (0: a free one the system picks). OSError if taken."""
+    with bind(host, port) as sock:
+        return int(sock.getsockname()[1])
 
 
 def demo(
@@ -44,18 +51,17 @@ def demo(
     """Try caretbot with no accounts: a phone and a Slack channel in your browser."""
     import uvicorn
 
-    from bot.logs import configure_logging
     from bot.sandbox.page import demo_app, load_sample
     from bot.sandbox.world import Sandbox
     from storage.db import Database
 
     host = "127.0.0.1"
     try:
-        sock = bind(host, port)
+        port = free_port(host, port)
     except OSError as error:
         typer.echo(f"caretbot demo: cannot listen on {host}:{port}: {error.strerror}", err=True)
         raise typer.Exit(2) from None
-    address = f"http://{host}:{sock.getsockname()[1]}"
+    address = f"http://{host}:{port}"
     data.mkdir(parents=True, exist_ok=True)
     sandbox = Sandbox(address, data.resolve()).start()
     try:
@@ -72,11 +78,13 @@ def demo(
                 typer.echo(line)
         app = demo_app(sandbox, settings, db)
         typer.echo(f"caretbot demo: open {address}/ (data in {data}; Ctrl-C stops it)")
-        server = uvicorn.Server(
-            uvicorn.Config(
-                app, log_config=None, access_log=False, lifespan="on", timeout_graceful_shutdown=5
-            )
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            timeout_graceful_shutdown=5,
         )
-        server.run(sockets=[sock])
     finally:
         sandbox.stop()
