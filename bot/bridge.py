@@ -17,9 +17,10 @@ from grammar.keywords import Keyword
 from grammar.phones import to_e164
 from grammar.slack_text import NameOf, slack_to_plain
 from grammar.storable import storable_text
-from storage import conversations, messages
+from storage import blasts, conversations, messages
 from storage.conversations import Inbound, InboundText, Reply
 from storage.db import Database
+from storage.models import utcnow
 
 log = structlog.get_logger(__name__)
 
@@ -110,7 +111,28 @@ def receive_texts(
             channel=settings.SLACK_CHANNEL_ID,
             cancel_scheduled=settings.CANCEL_SCHEDULED_ON_REPLY,
         )
+        _count_blast_engagement(session, settings, texts, stored)
     return stored
+
+
+def _count_blast_engagement(
+    session: Any, settings: Settings, texts: Sequence[InboundText], stored: list[Inbound | None]
+) -> None:
+    """A reply (not a keyword) counts as replied to the latest blast texts within the
+    window; an opt-out word counts as that blast's opt-out."""
+    new = [(text, inbound) for text, inbound in zip(texts, stored, strict=True) if inbound]
+    now = utcnow()
+    blasts.record_replies(
+        session=session,
+        phones=[text.phone for text, inbound in new if inbound.keyword is None],
+        now=now,
+        window_days=settings.BLAST_REPLY_WINDOW_DAYS,
+    )
+    blasts.record_opt_outs(
+        session=session,
+        phones=[text.phone for text, inbound in new if inbound.keyword == Keyword.OPT_OUT],
+        now=now,
+    )
 
 
 def receive_text(db: Database, settings: Settings, params: Mapping[str, str]) -> Inbound | None:
@@ -172,6 +194,7 @@ def receive_status(db: Database, params: Mapping[str, str]) -> messages.StatusCh
         )
         if change is None:
             return None
+        blasts.record_delivery(session=session, sid=sid, status=status, error_code=error_code)
         reaction = STATUS_REACTIONS.get(status)
         if reaction and change.slack_ts:
             conversations.add_reaction(

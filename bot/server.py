@@ -24,6 +24,7 @@ from bot import health
 from bot.body_limits import BodyLimit
 from bot.delivery.clients import slack_client
 from bot.delivery.workers import Workers, make_workers
+from bot.links import link_endpoint
 from bot.settings import Settings
 from bot.slack import file_proxy
 from bot.slack.app import build_slack_app
@@ -118,6 +119,7 @@ def create_app(settings: Settings, db: Database) -> Starlette:
             methods=["GET", "HEAD"],
         ),
         Route("/readyz", readyz, methods=["GET"]),
+        Route("/l/{code}", link_endpoint(db), methods=["GET"]),
     ]
     if not settings.socket_mode:
         routes.append(Route("/slack/events", slack_events, methods=["POST"]))

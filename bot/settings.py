@@ -75,6 +75,9 @@ WHERE_TO_GET = {
     "Twilio may fail before /readyz says caretbot is not ready",
     "READY_MAX_BACKLOG_AGE_SECONDS": "a whole number of seconds, e.g. 900: how old the oldest "
     "waiting outbox entry may be before /readyz says caretbot is not ready",
+    "DEFAULT_TIMEZONE": "an IANA time zone name, Area/City (America/Chicago, Europe/Paris)",
+    "QUIET_HOURS": "two 24-hour clock times, start-end, in the candidate's local time "
+    "(21:00-08:00)",
     "PUBLIC_URL": "the https:// base URL at which Twilio and Slack reach this server, "
     "exactly as configured in their consoles (no trailing slash)",
 }
@@ -179,6 +182,19 @@ class Settings(BaseSettings):
     READY_UNREACHABLE_SECONDS: int = Field(default=300, ge=1)
     READY_MAX_BACKLOG_AGE_SECONDS: int = Field(default=900, ge=1)
     RUN_WORKERS: bool = True
+    # Blasts. The zone `--at` times are read in, and a candidate's when their phone
+    # number and state say nothing better.
+    DEFAULT_TIMEZONE: str = "America/Chicago"
+    # The estimated price of one SMS segment, for the preview and the report.
+    PRICE_PER_SEGMENT: float = Field(default=0.0083, ge=0)
+    # Appended to the first text caretbot ever sends a candidate.
+    OPT_OUT_LINE: str = "Reply STOP to opt out."
+    # No blast text leaves inside these hours of the candidate's local time.
+    QUIET_HOURS: str = "21:00-08:00"
+    # Rewrite links in blast texts to PUBLIC_URL/l/CODE to count clicks.
+    TRACK_LINKS: bool = True
+    # A reply this many days after a blast text counts as replying to that blast.
+    BLAST_REPLY_WINDOW_DAYS: int = Field(default=7, ge=1)
     # The outbox dispatcher and the scheduler run in a child process of `serve` unless
     # this asks for threads of the web process.
     WORKERS_IN_PROCESS: bool = False
@@ -243,6 +259,23 @@ class Settings(BaseSettings):
                 f"must be a Slack user group handle such as recruiting-leads, not {value!r}"
             )
         return handle
+
+    @field_validator("DEFAULT_TIMEZONE")
+    def _zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone name such as America/Chicago") from None
+        return value
+
+    @field_validator("QUIET_HOURS")
+    def _quiet_hours(cls, value: str) -> str:
+        from grammar.quiet_hours import parse_quiet_hours
+
+        parse_quiet_hours(value)
+        return value
 
     @field_validator("PUBLIC_URL")
     @classmethod

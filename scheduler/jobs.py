@@ -7,7 +7,7 @@ from datetime import timedelta
 import structlog
 from apscheduler.schedulers.base import BaseScheduler
 
-from scheduler import scheduled_sends
+from scheduler import blasts, scheduled_sends
 from storage.db import Database
 from storage.housekeeping import forget_slack_events
 from storage.models import utcnow
@@ -25,6 +25,7 @@ def configure(db: Database) -> None:
     global _db
     _db = db
     scheduled_sends.configure(db)
+    blasts.configure(db)
 
 
 def forget_old_slack_events() -> None:
@@ -51,10 +52,12 @@ def add_startup_jobs(aps: BaseScheduler) -> None:
             **interval,
         )
     scheduled_sends.start(aps)
+    blasts.start(aps)
 
 
 def remove_startup_jobs(aps: BaseScheduler) -> None:
     scheduled_sends.stop(aps)
+    blasts.stop(aps)
     for job_id in STARTUP_JOBS:
         if aps.get_job(job_id):
             aps.remove_job(job_id)

@@ -112,9 +112,14 @@ def scheduler_holder(db: Database, name: str = "scheduler") -> str | None:
         pid = session.execute(
             sa.text(
                 "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted "
-                "AND classid = 0 AND objid = :key AND database = "
-                "(SELECT oid FROM pg_database WHERE datname = current_database())"
+                "AND database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+                "AND ((classid::bigint << 32) | objid::bigint) = :key"
             ),
             {"key": ADVISORY_KEY},
         ).scalar()
         return f"PostgreSQL backend {pid}" if pid is not None else None
+
+
+def scheduler_running(db: Database, name: str = "scheduler") -> bool:
+    """Whether some process holds the scheduler lock now (a `caretbot serve` runs)."""
+    return scheduler_holder(db, name) is not None

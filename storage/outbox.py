@@ -69,9 +69,17 @@ def enqueue(
 
 
 def due_heads(
-    *, session: Session, kinds: frozenset[str], now: datetime, limit: int = 200
+    *,
+    session: Session,
+    kinds: frozenset[str],
+    now: datetime,
+    limit: int = 200,
+    low_priority: frozenset[str] = frozenset(),
 ) -> list[Work]:
-    """The oldest undone entry of each lane, where it is due: the next thing to do."""
+    """The oldest undone entry of each lane, where it is due: the next thing to do.
+
+    Entries of the `low_priority` kinds (blast texts) come after every other kind.
+    """
     earlier = _outbox.alias("earlier")
     blocked = (
         sa.select(earlier.c.id)
@@ -90,7 +98,12 @@ def due_heads(
             _outbox.c.kind.in_(sorted(kinds)),
             ~blocked,
         )
-        .order_by(_outbox.c.id)
+        .order_by(
+            sa.case((_outbox.c.kind.in_(sorted(low_priority)), 1), else_=0)
+            if low_priority
+            else sa.literal(0),
+            _outbox.c.id,
+        )
         .limit(limit)
     )
     return [_work(row) for row in rows]

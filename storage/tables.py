@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from storage.blast_models import Blast, BlastLink, BlastRecipient
 from storage.desk_models import Delivery, DeskNote, ScheduledSend
 from storage.lists_models import Apply, CandidateList, ListMember, SavedFilter
 from storage.models import (
@@ -17,6 +18,9 @@ from storage.slack_models import ImportRun, SlackHome
 
 __all__ = [
     "Apply",
+    "Blast",
+    "BlastLink",
+    "BlastRecipient",
     "Candidate",
     "CandidateList",
     "Conversation",

@@ -180,12 +180,15 @@ def test_every_at_time_example_parses(when: str):
 
 def settings_examples() -> list[tuple[str, str]]:
     """(setting, value) for each value the settings table shows: every code span in a
-    row's meaning except setting names, paths (/slack/events) and commands (^at)."""
+    row's meaning except setting names, paths (/slack/events, GET /readyz) and commands
+    (^at)."""
     found = []
     for name in Settings.model_fields:
         meaning = table_row(f"`{name}`").split(" | ")[2]
         for span in re.findall(r"`([^`]+)`", meaning):
-            if span not in Settings.model_fields and not span.startswith(("/", "^", "caretbot")):
+            if span not in Settings.model_fields and not span.startswith(
+                ("/", "^", "caretbot", "GET /", "POST /")
+            ):
                 found.append((name, span))
     return found
 

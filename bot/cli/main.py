@@ -7,7 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 import structlog
 import typer
 
-from bot.cli import demo, imports, lists, outbox, parse
+from bot.cli import blasts, demo, imports, lists, outbox, parse
 from bot.cli.problems import CaretbotGroup
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings, require_serve
@@ -22,6 +22,7 @@ parse.register(app)
 imports.register(app)
 lists.register(app)
 outbox.register(app)
+blasts.register(app)
 demo.register(app)
 
 log = structlog.get_logger(__name__)

@@ -25,6 +25,7 @@ from sqlmodel import Session
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client as TwilioClient
 
+from bot.delivery import blast_sends
 from bot.delivery.health import PlatformHealth
 from bot.delivery.pacing import Pacer
 from bot.desk import runner as desk
@@ -104,6 +105,7 @@ class Dispatcher:
             conversations.ADD_REACTION: self._add_reaction,
             conversations.UPDATE_CARD: self._update_card,
             conversations.SEND_SMS: self._send_sms,
+            **blast_sends.handlers(self),
         }
 
     # The loops.
@@ -112,13 +114,17 @@ class Dispatcher:
         """Hand back work a crash left in flight, then run both loops in threads."""
         with self.db.write() as session:
             left = outbox.take_back_in_flight(
-                session=session, kinds=conversations.SLACK_KINDS | conversations.TWILIO_KINDS
+                session=session,
+                kinds=conversations.SLACK_KINDS
+                | conversations.TWILIO_KINDS
+                | blast_sends.SLACK_KINDS
+                | blast_sends.TWILIO_KINDS,
             )
         for work in left:
             log.warning("outbox.resumed", entry=work.id, kind=work.kind)
         for name, kinds in (
-            ("slack", conversations.SLACK_KINDS),
-            ("twilio", conversations.TWILIO_KINDS),
+            ("slack", conversations.SLACK_KINDS | blast_sends.SLACK_KINDS),
+            ("twilio", conversations.TWILIO_KINDS | blast_sends.TWILIO_KINDS),
         ):
             thread = threading.Thread(
                 target=self.run, args=(kinds,), name=f"outbox-{name}", daemon=True
@@ -149,7 +155,14 @@ class Dispatcher:
     def run_once(self, kinds: frozenset[str]) -> int:
         """Do every due head of lane once; the number done or tried."""
         with self.db.write() as session:
-            heads = outbox.due_heads(session=session, kinds=kinds, now=utcnow(), limit=CLAIM_BATCH)
+            heads = outbox.due_heads(
+                session=session,
+                kinds=kinds,
+                now=utcnow(),
+                limit=CLAIM_BATCH,
+                low_priority=blast_sends.LOW_PRIORITY,
+            )
+            heads = blast_sends.take_few(heads, self.settings.TWILIO_SEGMENTS_PER_SECOND)
             claimed = outbox.claim_many(session=session, entry_ids=[work.id for work in heads])
         mine = [work for work in heads if work.id in claimed]
         for index, work in enumerate(mine):
@@ -157,6 +170,9 @@ class Dispatcher:
                 with self.db.write() as session:
                     outbox.release(session=session, entry_ids=[w.id for w in mine[index:]])
                 return index
+            if work.kind in blast_sends.LOW_PRIORITY:
+                # The rest are blast texts (they sort last): sent a few at a time.
+                return index + blast_sends.deliver_concurrently(self, mine[index:])
             self.deliver(replace(work, attempts=work.attempts + 1))
         return len(mine)
 
@@ -272,7 +288,9 @@ class Dispatcher:
         try:
             thread_ts = conversation.slack_thread_ts
             if thread_ts is None:
-                card_text, card_blocks = cards.candidate_card(candidate, conversation)
+                card_text, card_blocks = cards.candidate_card(
+                    candidate, conversation, blast=blast_sends.blast_name(self.db, candidate.id)
+                )
                 card_blocks = [*card_blocks, cards.card_actions(candidate, conversation)]
                 response = self._slack_call(
                     self.slack.chat_postMessage,

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import structlog
 
+from bot.delivery.blast_rules import blast_rules
 from bot.delivery.clients import slack_client, twilio_client
 from bot.delivery.dispatcher import Dispatcher
 from bot.desk.people import People
@@ -26,6 +27,7 @@ from bot.logs import configure_logging
 from bot.settings import Settings
 from bot.slack.home_tabs import HomeRefresher, HomeTabs
 from bot.slack.roles import Roles
+from scheduler import blasts as scheduled_blasts
 from scheduler.runner import Scheduler
 from storage.db import Database
 
@@ -68,6 +70,13 @@ def run_workers(settings: Settings, db: Database, wake: Wake) -> tuple[Dispatche
         wake=wake,
     )
     dispatcher.start()
+    scheduled_blasts.configure(
+        config=scheduled_blasts.BlastConfig(
+            rules=blast_rules(settings),
+            team_number=settings.TWILIO_FROM_NUMBER or "",
+            channel=settings.SLACK_CHANNEL_ID,
+        )
+    )
     scheduler = Scheduler(db=db)
     scheduler.start()
     start_home_refresher(settings, db, dispatcher)

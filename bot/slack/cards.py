@@ -38,10 +38,15 @@ def mentions(user_ids: list[str]) -> str:
 
 
 def candidate_card(
-    candidate: Candidate, conversation: Conversation, *, next_send: ScheduledSend | None = None
+    candidate: Candidate,
+    conversation: Conversation,
+    *,
+    next_send: ScheduledSend | None = None,
+    blast: str | None = None,
 ) -> tuple[str, list[dict]]:
     """The thread's root: who the candidate is and where the conversation stands
-    (open or closed, assignees, who holds it, guests, the next scheduled send)."""
+    (open or closed, assignees, who holds it, guests, the next scheduled send, the blast
+    they were last texted)."""
     name = display_name(candidate)
     facts = _contact_facts(candidate)
     closed = conversation.status == "closed"
@@ -54,6 +59,8 @@ def candidate_card(
         facts.append(f"*Claimed by*\n<@{conversation.claimed_by}>")
     if conversation.guests:
         facts.append(f"*Guests*\n{mentions(conversation.guests)}")
+    if blast is not None:
+        facts.append(f"*Blast*\n{blast}")
     if next_send is not None:
         facts.append(f"*Next send*\n{slack_time(next_send.send_at)} (#{next_send.id})")
     blocks: list[dict[str, Any]] = [
