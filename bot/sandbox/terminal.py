@@ -72,7 +72,7 @@ def run(argv: list[str], environment: dict[str, str]) -> Run:
     env["COLUMNS"] = "100"
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "bot.cli.main", *argv],
+            [sys.executable, "-c", "from bot.cli.main import main; main()", *argv],
             env=env,
             capture_output=True,
             text=True,

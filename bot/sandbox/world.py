@@ -146,6 +146,8 @@ class Sandbox:
             "MANAGER_GROUP": None,
             "WORKERS_IN_PROCESS": True,
             "RUN_WORKERS": True,
+            # A blast in the demo goes out whatever the hour: one quiet minute at 03:00.
+            "QUIET_HOURS": "03:00-03:01",
         }
         return values
 

@@ -1,7 +1,8 @@
 """`caretbot demo` in a real browser: headless Chromium from Debian's packages
 (`chromium`, `chromium-driver`) driven by Selenium, against the command as typed, in a
 subprocess on a free port. A candidate texts in from the phone, a teammate answers in
-the thread and claims the conversation, a failure is armed, the sample is loaded. The
+the thread and claims the conversation, a failure is armed, the sample is loaded, a
+blast goes to the sample list from the page's terminal and a candidate answers it. The
 page's screenshot is saved to docs/demo.png for the README."""
 
 from __future__ import annotations
@@ -163,6 +164,31 @@ def test_a_conversation_from_the_phone_to_the_thread_and_back(demo: str, browser
     wait.until(lambda d: "created: 50" in text_of("#notices"))
     options = browser.find_elements(By.CSS_SELECTOR, "#phone-numbers option")
     assert len(options) >= 50
+
+    # A blast to the sample list from the page's terminal, answered from a phone.
+    slow = WebDriverWait(
+        browser, 90, poll_frequency=0.2, ignored_exceptions=(StaleElementReferenceException,)
+    )
+    for command, done in (
+        ("caretbot blasts create", "created"),
+        ("caretbot blasts send", "starts"),
+    ):
+        browser.find_element(By.CSS_SELECTOR, f"#presets button[title^='{command}']").click()
+        slow.until(lambda d, done=done: done in text_of("#terminal-output"))
+        assert "[exit status 0]" in text_of("#terminal-output")
+    number = browser.find_element(By.ID, "phone-number")
+    number.clear()
+    number.send_keys("+15125550101")  # Ana López, first in the sample
+    slow.until(
+        lambda d: any(
+            "Hi Ana!" in b.text and "delivered" in b.text and "/l/" in b.text
+            for b in d.find_elements(By.CSS_SELECTOR, "#phone-messages .bubble.in")
+        )
+    )
+    browser.find_element(By.ID, "phone-body").send_keys("YES! Count me in")
+    browser.find_element(By.ID, "phone-send").click()
+    wait.until(lambda d: "Ana López" in text_of("#channel .thread .msg"))
+    wait.until(lambda d: "YES! Count me in" in text_of("#channel .thread"))
 
     # The App Home tab, as the manager.
     Select(browser.find_element(By.ID, "as-user")).select_by_visible_text("Dana Reyes (manager)")
