@@ -31,6 +31,7 @@ const EMOJI = {
   speech_balloon: "💬", hourglass_flowing_sand: "⏳", no_entry_sign: "🚫", outbox_tray: "📤",
   inbox_tray: "📥", eyes: "👀", thumbsup: "👍", "+1": "👍", calendar: "📆", lock: "🔒",
   heavy_check_mark: "✔️", bell: "🔔", no_bell: "🔕", link: "🔗", memo: "📝", rotating_light: "🚨",
+  large_green_circle: "🟢", large_yellow_circle: "🟡", red_circle: "🔴", mega: "📣",
   arrows_counterclockwise: "🔄", clock3: "🕒", mailbox_with_mail: "📬", raised_hand: "✋",
 };
 const emoji = (name) => EMOJI[name] || ":" + name + ":";
@@ -60,7 +61,8 @@ function mrkdwn(text) {
       .replace(/(^|[\s(])~([^~\n]+)~/g, "$1<s>$2</s>");
     out += h;
   });
-  return out.replace(/\n/g, "<br>");
+  // *<link|label>* is a bold link: the link was a token, so bold it here.
+  return out.replace(/\*(<a [^>]*>[^<]*<\/a>|<b>[^<]*<\/b>)\*/g, "<b>$1</b>").replace(/\n/g, "<br>");
 }
 
 function textOf(obj) {
