@@ -80,6 +80,20 @@ WHERE_TO_GET = {
     "(21:00-08:00)",
     "PUBLIC_URL": "the https:// base URL at which Twilio and Slack reach this server, "
     "exactly as configured in their consoles (no trailing slash)",
+    "ZOHO_CLIENT_ID": "Zoho API Console (api-console.zoho.com, in your data centre) > "
+    "Self Client > Client Secret tab > Client ID (starts with 1000.)",
+    "ZOHO_CLIENT_SECRET": "Zoho API Console > Self Client > Client Secret tab > Client Secret",
+    "ZOHO_REFRESH_TOKEN": "Zoho API Console > Self Client > Generate Code with the scopes "
+    "ZohoRecruit.modules.ALL,ZohoSearch.securesearch.READ, then exchange the code once: "
+    "POST {accounts}/oauth/v2/token?grant_type=authorization_code&client_id=...&"
+    "client_secret=...&code=... and copy refresh_token from the answer",
+    "ZOHO_DATA_CENTRE": "where your Zoho account lives, from the address you sign in at: "
+    "us (zoho.com), eu (zoho.eu), in (zoho.in), au (zoho.com.au), cn (zoho.com.cn), jp (zoho.jp)",
+    "ZOHO_ACCOUNTS_URL": "optional: a base URL replacing the data centre's accounts server "
+    "(https://accounts.zoho.eu); caretbot appends /oauth/v2/token",
+    "ZOHO_RECRUIT_URL": "optional: a base URL replacing the data centre's Recruit server "
+    "(https://recruit.zoho.eu); caretbot appends /recruit/v2/...",
+    "PUSH_INTERVAL_MINUTES": "minutes between two runs of the push into Zoho Recruit (default 60)",
 }
 
 
@@ -199,6 +213,15 @@ class Settings(BaseSettings):
     # this asks for threads of the web process.
     WORKERS_IN_PROCESS: bool = False
 
+    # The campaign-to-recruit push into Zoho Recruit (a self client's offline access).
+    ZOHO_CLIENT_ID: str | None = None
+    ZOHO_CLIENT_SECRET: str | None = None
+    ZOHO_REFRESH_TOKEN: str | None = None
+    ZOHO_DATA_CENTRE: Literal["us", "eu", "in", "au", "cn", "jp"] = "us"
+    ZOHO_ACCOUNTS_URL: Annotated[str | None, AfterValidator(_url)] = None
+    ZOHO_RECRUIT_URL: Annotated[str | None, AfterValidator(_url)] = None
+    PUSH_INTERVAL_MINUTES: int = Field(default=60, ge=1)
+
     @field_validator("DATABASE_URL")
     @classmethod
     def _database_url(cls, value: str) -> str:
@@ -276,6 +299,11 @@ class Settings(BaseSettings):
 
         parse_quiet_hours(value)
         return value
+
+    @field_validator("ZOHO_DATA_CENTRE", mode="before")
+    @classmethod
+    def _data_centre(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
 
     @field_validator("PUBLIC_URL")
     @classmethod
@@ -355,5 +383,19 @@ def require_serve(settings: Settings) -> None:
         raise SettingsError(
             "\n".join(
                 f"{name} is not set. Where to get it: {where_to_get(name)}" for name in missing
+            )
+        )
+
+
+def require_push(settings: Settings) -> None:
+    """Stop a push into Zoho Recruit early, naming every Zoho setting that is missing."""
+    needed = ["ZOHO_CLIENT_ID", "ZOHO_CLIENT_SECRET", "ZOHO_REFRESH_TOKEN"]
+    missing = [name for name in needed if not getattr(settings, name)]
+    if missing:
+        raise SettingsError(
+            "\n".join(
+                f"{name} is not set (the push into Zoho Recruit needs it). "
+                f"Where to get it: {WHERE_TO_GET[name]}"
+                for name in missing
             )
         )

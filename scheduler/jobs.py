@@ -7,7 +7,7 @@ from datetime import timedelta
 import structlog
 from apscheduler.schedulers.base import BaseScheduler
 
-from scheduler import blasts, scheduled_sends
+from scheduler import blasts, push, scheduled_sends
 from storage.db import Database
 from storage.housekeeping import forget_slack_events
 from storage.models import utcnow
@@ -53,11 +53,13 @@ def add_startup_jobs(aps: BaseScheduler) -> None:
         )
     scheduled_sends.start(aps)
     blasts.start(aps)
+    push.start(aps)
 
 
 def remove_startup_jobs(aps: BaseScheduler) -> None:
     scheduled_sends.stop(aps)
     blasts.stop(aps)
+    push.stop(aps)
     for job_id in STARTUP_JOBS:
         if aps.get_job(job_id):
             aps.remove_job(job_id)

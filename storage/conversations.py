@@ -36,7 +36,9 @@ POST_NOTE = "slack.note"
 ADD_REACTION = "slack.reaction"
 UPDATE_CARD = "slack.card"
 SEND_SMS = "twilio.send"
-SLACK_KINDS = frozenset({POST_INBOUND, POST_NOTE, ADD_REACTION, UPDATE_CARD})
+# A message in a channel, outside any thread (the push's run report).
+POST_CHANNEL = "slack.channel"
+SLACK_KINDS = frozenset({POST_INBOUND, POST_NOTE, ADD_REACTION, UPDATE_CARD, POST_CHANNEL})
 TWILIO_KINDS = frozenset({SEND_SMS})
 
 
@@ -423,6 +425,17 @@ def add_note(*, session: Session, conversation_id: int, channel: str, text: str)
         lane=slack_lane(conversation_id),
         pace_key=slack_pace(channel),
         payload={"conversation_id": conversation_id, "text": text},
+    )
+
+
+def post_in_channel(*, session: Session, channel: str, text: str) -> None:
+    """Queue a message from caretbot in a channel (not in a thread), as mrkdwn."""
+    outbox.enqueue(
+        session=session,
+        kind=POST_CHANNEL,
+        lane=f"slack:channel:{channel}",
+        pace_key=slack_pace(channel),
+        payload={"channel": channel, "text": text},
     )
 
 

@@ -14,6 +14,7 @@ from storage.models import (
     SchedulerLock,
 )
 from storage.ops_models import IntegrationState
+from storage.push.models import PushHistory, PushRule, PushRun, RecruitToken
 from storage.slack_models import ImportRun, SlackHome
 
 __all__ = [
@@ -32,6 +33,10 @@ __all__ = [
     "Message",
     "OutboxEntry",
     "ProcessedSlackEvent",
+    "PushHistory",
+    "PushRule",
+    "PushRun",
+    "RecruitToken",
     "SavedFilter",
     "ScheduledSend",
     "SchedulerLock",

@@ -33,7 +33,7 @@ SPANS = re.findall(r"`([^`\n]+)`", PROSE)
 def is_template(line: str) -> bool:
     """A syntax line, not an example: [optional] parts, '...', or a FILE/NAME argument."""
     return any(
-        "[" in token or "..." in token or re.fullmatch(r"[A-Z][A-Z-]{2,}", token)
+        "[" in token or "..." in token or re.fullmatch(r"[A-Z][A-Z-]{1,}", token)
         for token in shlex.split(line)
     )
 

@@ -7,10 +7,10 @@ from importlib.metadata import PackageNotFoundError, version
 import structlog
 import typer
 
-from bot.cli import blasts, demo, imports, lists, outbox, parse
+from bot.cli import blasts, demo, imports, lists, outbox, parse, push
 from bot.cli.problems import CaretbotGroup
 from bot.logs import configure_logging
-from bot.settings import Settings, SettingsError, load_settings, require_serve
+from bot.settings import Settings, SettingsError, load_settings, require_push, require_serve
 from storage.db import Database, current_revision
 
 app = typer.Typer(
@@ -23,6 +23,7 @@ imports.register(app)
 lists.register(app)
 outbox.register(app)
 blasts.register(app)
+push.register(app)
 demo.register(app)
 
 log = structlog.get_logger(__name__)
@@ -82,6 +83,7 @@ def serve(
         db.upgrade()
     else:
         _require_migrated(settings.DATABASE_URL)
+    _require_push_settings(settings, db)
     uvicorn.run(
         create_app(settings, db),
         host=host,
@@ -90,6 +92,25 @@ def serve(
         access_log=False,
         timeout_graceful_shutdown=10,
     )
+
+
+def _require_push_settings(settings: Settings, db: Database) -> None:
+    """With a push rule enabled, `serve` runs the push: it needs the Zoho settings."""
+    from storage.push.rules import any_enabled
+
+    with db.read() as session:
+        enabled = any_enabled(session=session)
+    if not enabled:
+        return
+    try:
+        require_push(settings)
+    except SettingsError as error:
+        typer.echo(
+            "caretbot: configuration problem (a push rule is enabled, so serve pushes into "
+            f"Zoho Recruit)\n{error}",
+            err=True,
+        )
+        raise typer.Exit(2) from None
 
 
 def _require_migrated(url: str) -> None:

@@ -106,6 +106,7 @@ class Dispatcher:
             conversations.UPDATE_CARD: self._update_card,
             conversations.SEND_SMS: self._send_sms,
             **blast_sends.handlers(self),
+            conversations.POST_CHANNEL: self._post_channel,
         }
 
     # The loops.
@@ -350,6 +351,19 @@ class Dispatcher:
                 channel=conversation.slack_channel,
                 thread_ts=conversation.slack_thread_ts,
                 text=cards.note(work.payload["text"]),
+                unfurl_links=False,
+            )
+        except (SlackApiError, OSError, requests.RequestException) as error:
+            return self._slack_outcome(work, error)
+        return DONE
+
+    def _post_channel(self, work: Work) -> Outcome:
+        try:
+            self._slack_call(
+                self.slack.chat_postMessage,
+                work.pace_key,
+                channel=work.payload["channel"],
+                text=work.payload["text"],
                 unfurl_links=False,
             )
         except (SlackApiError, OSError, requests.RequestException) as error:

@@ -24,6 +24,7 @@ from bot.delivery.clients import slack_client, twilio_client
 from bot.delivery.dispatcher import Dispatcher
 from bot.desk.people import People
 from bot.logs import configure_logging
+from bot.recruit.jobs import configure_push
 from bot.settings import Settings
 from bot.slack.home_tabs import HomeRefresher, HomeTabs
 from bot.slack.roles import Roles
@@ -77,6 +78,7 @@ def run_workers(settings: Settings, db: Database, wake: Wake) -> tuple[Dispatche
             channel=settings.SLACK_CHANNEL_ID,
         )
     )
+    configure_push(settings, db)
     scheduler = Scheduler(db=db)
     scheduler.start()
     start_home_refresher(settings, db, dispatcher)

@@ -42,4 +42,13 @@ for _module in (
 ):
     sys.modules[f"{__name__}.{_module.__name__.rsplit('.', 1)[1]}"] = _module
 
-__all__ = ["FakeSlack", "FakeTwilio", "SlackError", "TwilioError", "WaitTimeout"]
+from tests.fakes.zoho_recruit import FakeZohoRecruit  # noqa: E402  (after the aliases it imports through)
+
+__all__ = [
+    "FakeSlack",
+    "FakeTwilio",
+    "FakeZohoRecruit",
+    "SlackError",
+    "TwilioError",
+    "WaitTimeout",
+]
