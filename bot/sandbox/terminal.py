@@ -66,7 +66,7 @@ def run(argv: list[str], environment: dict[str, str]) -> Run:
     env = {
         name: value
         for name, value in os.environ.items()
-        if not name.startswith(("SLACK_", "TWILIO_", "ZOHO_", "DATABASE_URL"))
+        if not name.startswith(("SLACK_", "TWILIO_", "ZOHO_", "DATABASE_URL", "QUIET_HOURS"))
     }
     env.update(environment)
     env["COLUMNS"] = "100"
@@ -98,7 +98,12 @@ PRESETS: dict[str, list[str]] = {
         f'caretbot blasts send "{BLAST}"',
         f'caretbot blasts report "{BLAST}"',
     ],
-    "push": [],
+    "push": [
+        'caretbot push add --module candidates --engagement replied --list "Demo sample"',
+        "caretbot push enable 1",
+        "caretbot push run",
+        "caretbot push history",
+    ],
 }
 
 

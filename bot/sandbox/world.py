@@ -20,6 +20,7 @@ from bot.sandbox.signing import new_sid
 from bot.sandbox.slack_api import FakeSlack
 from bot.sandbox.slack_team import Delivery, SlackTeam
 from bot.sandbox.twilio_api import FakeTwilio
+from bot.sandbox.zoho_recruit import MODULES, FakeZohoRecruit
 from bot.settings import Settings, load_settings
 
 CHANNEL = "C0DEMORECRUIT"
@@ -62,6 +63,11 @@ class Secrets:
     twilio_account_sid: str = field(default_factory=lambda: "AC" + secrets.token_hex(16))
     twilio_auth_token: str = field(default_factory=lambda: secrets.token_hex(16))
     media_url_secret: str = field(default_factory=lambda: secrets.token_hex(32))
+    zoho_client_id: str = field(default_factory=lambda: "1000." + secrets.token_hex(15).upper())
+    zoho_client_secret: str = field(default_factory=lambda: secrets.token_hex(21))
+    zoho_refresh_token: str = field(
+        default_factory=lambda: "1000." + secrets.token_hex(16) + "." + secrets.token_hex(16)
+    )
 
 
 class Sandbox:
@@ -83,6 +89,11 @@ class Sandbox:
             auto_status=["sent", "delivered"],
             auto_status_delay=0.4,
         )
+        self.zoho = FakeZohoRecruit(
+            client_id=self.secrets.zoho_client_id,
+            client_secret=self.secrets.zoho_client_secret,
+            refresh_token=self.secrets.zoho_refresh_token,
+        )
         self.team = SlackTeam(
             self.slack,
             events_url=self.public_url + "/slack/events",
@@ -96,9 +107,11 @@ class Sandbox:
     def start(self) -> Sandbox:
         self.slack.start()
         self.twilio.start()
+        self.zoho.start()
         return self
 
     def stop(self) -> None:
+        self.zoho.stop()
         self.twilio.stop()
         self.slack.stop()
 
@@ -148,6 +161,11 @@ class Sandbox:
             "RUN_WORKERS": True,
             # A blast in the demo goes out whatever the hour: one quiet minute at 03:00.
             "QUIET_HOURS": "03:00-03:01",
+            "ZOHO_CLIENT_ID": self.secrets.zoho_client_id,
+            "ZOHO_CLIENT_SECRET": self.secrets.zoho_client_secret,
+            "ZOHO_REFRESH_TOKEN": self.secrets.zoho_refresh_token,
+            "ZOHO_ACCOUNTS_URL": self.zoho.url,
+            "ZOHO_RECRUIT_URL": self.zoho.url,
         }
         return values
 
@@ -247,6 +265,11 @@ class Sandbox:
             "threads": threads,
             "ephemeral": ephemeral[-10:],
             "home": self.slack.home(home_user) if home_user else None,
+            "recruit": [
+                {"module": module, **record}
+                for module in MODULES
+                for record in self.zoho.records(module)
+            ],
             "failures": FAILURES,
             "presets": terminal.presets(),
             "notices": notices,

@@ -218,6 +218,13 @@ function renderChannel() {
 function renderHome() {
   const view = state.home;
   $("#home-view").replaceChildren(view ? blocks(view.blocks, (action) => post("home-click", { user: asUser(), action })) : el("em", {}, "Not opened yet."));
+  if (state.recruit && state.recruit.length) {
+    $("#recruit").replaceChildren(el("table", { class: "recruit" },
+      el("tr", {}, ...["Module", "Name", "Email", "Mobile", "Record id"].map((h) => el("th", {}, h))),
+      ...state.recruit.map((r) => el("tr", { "data-record": r.id },
+        el("td", {}, r.module), el("td", {}, [r.First_Name, r.Last_Name].filter(Boolean).join(" ")),
+        el("td", {}, r.Email || ""), el("td", {}, r.Mobile || ""), el("td", {}, r.id)))));
+  }
   $("#notices").replaceChildren(...state.notices.map((n) => el("li", {}, n)));
 }
 

@@ -2,7 +2,8 @@
 (`chromium`, `chromium-driver`) driven by Selenium, against the command as typed, in a
 subprocess on a free port. A candidate texts in from the phone, a teammate answers in
 the thread and claims the conversation, a failure is armed, the sample is loaded, a
-blast goes to the sample list from the page's terminal and a candidate answers it. The
+blast goes to the sample list from the page's terminal and a candidate answers it, the
+push sends that candidate to the Zoho Recruit stand-in and the page shows the record. The
 page's screenshot is saved to docs/demo.png for the README."""
 
 from __future__ import annotations
@@ -189,6 +190,18 @@ def test_a_conversation_from_the_phone_to_the_thread_and_back(demo: str, browser
     browser.find_element(By.ID, "phone-send").click()
     wait.until(lambda d: "Ana López" in text_of("#channel .thread .msg"))
     wait.until(lambda d: "YES! Count me in" in text_of("#channel .thread"))
+
+    # The push: a rule for those who replied, enabled, one run; Recruit has Ana's record.
+    for command, done in (
+        ("caretbot push add", "added"),
+        ("caretbot push enable 1", "enabled"),
+        ("caretbot push run", "1 new"),
+    ):
+        browser.find_element(By.CSS_SELECTOR, f"#presets button[title^='{command}']").click()
+        slow.until(lambda d, done=done: done in text_of("#terminal-output"))
+        assert "[exit status 0]" in text_of("#terminal-output")
+    wait.until(lambda d: "ana.lopez@example.com" in text_of("#recruit"))
+    assert "Ana López" in text_of("#recruit") and "+15125550101" in text_of("#recruit")
 
     # The App Home tab, as the manager.
     Select(browser.find_element(By.ID, "as-user")).select_by_visible_text("Dana Reyes (manager)")
