@@ -18,7 +18,10 @@ from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.functions import FunctionElement
 
 from grammar.filters import (
     Age,
@@ -38,6 +41,7 @@ from grammar.filters import (
     field_spec,
     parse_filter,
 )
+from storage.db import SQLITE_LOWER
 from storage.lists_models import APPLIES, CANDIDATES, LIST_MEMBERS
 
 __all__ = ["ListRef", "ListResolver", "compile_filter", "count_query", "select_query"]
@@ -45,6 +49,31 @@ __all__ = ["ListRef", "ListResolver", "compile_filter", "count_query", "select_q
 candidates = CANDIDATES
 applies = APPLIES
 list_members = LIST_MEMBERS
+
+
+class unicode_lower(FunctionElement[str]):
+    """lower() that folds every letter, `MONTRÉAL` to `montréal`, on both databases.
+
+    PostgreSQL's lower() does (it follows the database's LC_CTYPE, a UTF-8 locale);
+    SQLite's folds ASCII only, so there it is Python's str.lower, which storage/db.py
+    registers on every connection, given '' for NULL (str.lower takes only text; the
+    filter's `col IS NOT NULL AND` already decides those rows). The value compared is
+    folded with str.lower too, so both sides agree.
+    """
+
+    type = sa.String()
+    name = "unicode_lower"
+    inherit_cache = True
+
+
+@compiles(unicode_lower)
+def _lower_default(element: unicode_lower, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"lower({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(unicode_lower, "sqlite")
+def _lower_sqlite(element: unicode_lower, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"{SQLITE_LOWER}(coalesce({compiler.process(element.clauses, **kw)}, ''))"
 
 
 @dataclass(frozen=True)
@@ -173,12 +202,12 @@ class _Compiler:
         if term.wildcard:
             escaped = term.value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             pattern = escaped.replace("*", "%")
-            target = column if exact else sa.func.lower(column)
+            target = column if exact else unicode_lower(column)
             value = pattern if exact else pattern.lower()
             return sa.and_(column.is_not(None), target.like(value, escape="\\"))
         if exact:
             return sa.and_(column.is_not(None), column == term.value)
-        return sa.and_(column.is_not(None), sa.func.lower(column) == term.value.lower())
+        return sa.and_(column.is_not(None), unicode_lower(column) == term.value.lower())
 
     def _date(self, term: DateCompare) -> ColumnElement[bool]:
         column = self._column(term.field)

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlmodel import Session
 
 from storage.db import Database
-from storage.importer import ImportSummary
+from storage.imports import ImportSummary
 from storage.models import utcnow
 from storage.slack_models import ImportRun
 

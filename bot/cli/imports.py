@@ -15,10 +15,14 @@ import typer
 
 from bot.settings import SettingsError, load_settings
 from storage import import_runs
-from storage.db import Database, current_revision
-from storage.import_reader import SheetError
-from storage.import_rules import HeaderError
-from storage.importer import ImportOptions, ImportSummary, import_file
+from storage.db import Database, current_revision, read_only_copy
+from storage.imports import (
+    HeaderError,
+    ImportOptions,
+    ImportSummary,
+    SheetError,
+    import_file,
+)
 from storage.lists import ListError
 
 # Rejects printed on the terminal; the rejects file has them all.
@@ -30,13 +34,19 @@ def register(app: typer.Typer) -> None:
     app.command("import")(import_command)
 
 
-def open_database() -> Database:
-    """The database at DATABASE_URL, migrated (SQLite) or checked to be (PostgreSQL)."""
+def open_database(*, dry_run: bool = False) -> Database:
+    """The database at DATABASE_URL, migrated (SQLite) or checked to be (PostgreSQL).
+
+    For a dry run, SQLite is read into memory and migrated there (storage.db's
+    read_only_copy): the file is never created, migrated or written.
+    """
     try:
         settings = load_settings()
     except SettingsError as error:
         typer.echo(f"caretbot: configuration problem\n{error}", err=True)
         raise typer.Exit(2) from None
+    if dry_run and settings.DATABASE_URL.startswith("sqlite"):
+        return read_only_copy(settings.DATABASE_URL)
     db = Database(settings.DATABASE_URL)
     if db.is_sqlite:
         db.upgrade()
@@ -69,7 +79,11 @@ def import_command(
         str, typer.Option(help="Where phone numbers without a +country code are from.")
     ] = "US",
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Check and count everything, write nothing.")
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Check and count everything, write nothing (no database file, no rejects file).",
+        ),
     ] = False,
     update_existing: Annotated[
         bool,
@@ -94,7 +108,7 @@ def import_command(
     ] = False,
 ) -> None:
     """Import candidates from a CSV or XLSX file."""
-    db = open_database()
+    db = open_database(dry_run=dry_run)
     active_policy = load_settings().ACTIVE_APPLY  # open_database has checked the settings
     rejects_path = rejects or file.with_name(f"{file.stem}.rejects.csv")
     options = ImportOptions(
@@ -124,6 +138,13 @@ def import_command(
         db.dispose()
     for line in summary.lines():
         typer.echo(line)
+    if summary.repeated:
+        typer.echo("")
+        typer.echo("rows that shared a phone with an earlier row:")
+        for repeat in summary.repeats[:SHOW_REJECTS]:
+            typer.echo(f"  {repeat}")
+        if summary.repeated > SHOW_REJECTS:
+            typer.echo(f"  ... and {summary.repeated - SHOW_REJECTS} more")
     if summary.rejected:
         typer.echo("")
         typer.echo("rejected rows:")

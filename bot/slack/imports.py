@@ -31,9 +31,14 @@ from bot.slack.roles import Roles
 from grammar.slack_text import escape, slack_to_plain
 from storage import conversations, import_runs
 from storage.db import Database
-from storage.import_reader import SheetError
-from storage.import_rules import HeaderError, HeaderProblem
-from storage.importer import ImportOptions, ImportSummary, import_file
+from storage.imports import (
+    HeaderError,
+    HeaderProblem,
+    ImportOptions,
+    ImportSummary,
+    SheetError,
+    import_file,
+)
 from storage.lists import ListError
 from storage.models import utcnow
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from grammar.filters import FilterError, parse_filter
+from grammar.filters import FIELDS, FieldSpec, FilterError, Kind, Scope, parse_filter
 from storage.applies import add_apply, set_status
 from storage.db import Database
 from storage.filter_sql import compile_filter, count_query, select_query
@@ -239,3 +239,47 @@ def test_list_errors_point_at_the_term(
 def test_now_must_be_aware(people: Database) -> None:
     with people.read() as session, pytest.raises(ValueError, match="aware"):
         compile_text(session=session, text="replied:<7d", now=datetime(2026, 1, 1))
+
+
+# --- issue 7, item 7: case-insensitive matching is Unicode-aware on both databases ----
+
+TEXT_FIELDS = [spec for spec in FIELDS if spec.kind is Kind.TEXT]
+
+
+@pytest.mark.parametrize("spec", TEXT_FIELDS, ids=[spec.name for spec in TEXT_FIELDS])
+def test_every_text_field_matches_accented_capitals_in_any_case(
+    database: Database, spec: FieldSpec
+) -> None:
+    """`MONTRÉAL` is found by MONTRÉAL, montréal and Montr*; `MONTREAL` is not."""
+    with database.write() as session:
+        for at, value in enumerate(["MONTRÉAL ÇA ÑANDÚ", "MONTREAL", "Zürich"]):
+            values: dict[str, Any] = {
+                "last_name": "X",
+                "phone": f"+1512555020{at}",
+                "opt_in": True,
+                "opted_out": False,
+                "custom_fields": {},
+                "created_at": NOW,
+                "updated_at": NOW,
+            }
+            if spec.scope is Scope.CANDIDATE:
+                values[spec.column] = value
+            cid = session.execute(
+                sa.insert(CANDIDATES).values(**values).returning(CANDIDATES.c.id)
+            ).scalar_one()
+            if spec.scope is Scope.APPLY:
+                add_apply(
+                    session=session,
+                    candidate_id=int(cid),
+                    origin="import",
+                    fields={spec.column: value},
+                )
+    for text in ('"MONTRÉAL ÇA ÑANDÚ"', '"montréal ça ñandú"', '"Montréal Ça Ñandú"', "montr*"):
+        with database.read() as session:
+            compiled = compile_text(session=session, text=f"{spec.name}:{text}", now=NOW)
+            found = session.execute(select_query(compiled, CANDIDATES.c.phone)).scalars()
+            expected = {"+15125550200", "+15125550201"} if text == "montr*" else {"+15125550200"}
+            assert set(found) == expected, text
+    with database.read() as session:
+        assert count_matching(session=session, text=f"{spec.name}:ZÜRICH", now=NOW) == 1
+        assert count_matching(session=session, text=f"-{spec.name}:zürich", now=NOW) == 2

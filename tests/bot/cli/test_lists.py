@@ -116,3 +116,19 @@ def test_every_count_agrees_with_its_number(app: typer.Typer, tmp_path: Path) ->
     out = run(app, "lists", "create", "None", "--filter", "city:paris")[1]
     assert out.strip() == "list None created with 0 candidates"
     assert run(app, "lists", "show", "One")[1].splitlines()[0] == "list One (dynamic): 1 candidate"
+
+
+def test_candidates_match_accented_capitals_in_any_case(app: typer.Typer, tmp_path: Path) -> None:
+    """Issue 7, item 7: SQLite's lower() folds ASCII only; caretbot's filters fold all."""
+    path = tmp_path / "people.csv"
+    path.write_bytes(
+        "\ufeffFirst Name,Last Name,Mobile,Email,Opt In,City,Source\r\n"
+        "Éloïse,Ñúñez,512-555-0101,e@example.com,yes,MONTRÉAL,Indéed\r\n"
+        "Ben,Ruiz,512-555-0102,b@example.com,yes,MONTREAL,indeed\r\n".encode()
+    )
+    assert run(app, "import", str(path))[0] == 0
+    for text in ("city:MONTRÉAL", "city:montréal", "city:Montré*", "first_name:ÉLOÏSE"):
+        code, out, err = run(app, "candidates", "--filter", f"{text} source:INDÉED")
+        assert code == 0, err
+        assert out.splitlines()[0].startswith("1 candidate"), text  # plural or not
+        assert "Éloïse" in out

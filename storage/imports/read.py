@@ -1,10 +1,10 @@
-"""Read a candidate spreadsheet as a header and rows of text, streaming.
+"""Read: a candidate spreadsheet as a header and rows of text, streaming.
 
 CSV comes as UTF-8 (with or without a BOM) or as Excel's Windows-1252, separated by
 commas, semicolons or tabs, with CRLF and quoted newlines; XLSX is read from its first
 sheet with openpyxl in read-only mode. Either way rows are yielded one at a time with
 the row number the spreadsheet shows, so a million-row file never sits in memory.
-Pure of SQL; the importer decides what the text means (storage/import_rules.py).
+Pure of SQL; the check stage decides what the text means (header.py, check.py).
 """
 
 from __future__ import annotations
@@ -132,28 +132,62 @@ def _numbered(
     rows: Iterator[list[str]],
     first: int,
     on_error: Callable[[Exception, int], SheetError],
-    last_check: Callable[[list[str], int], None] | None = None,
+    lines: list[str] | None = None,
+    last_check: Callable[[str, int], None] | None = None,
 ) -> Iterator[tuple[int, list[str]]]:
     """Rows with the numbers a spreadsheet shows, blank ones skipped but counted.
 
-    `last_check` sees the final row before it is handed on: an unclosed quote only
-    shows there, as one cell that swallowed the rest of the file.
+    `lines` (CSV) collects the text lines the reader takes: after each row it holds that
+    row's lines, and `last_check` sees the final row's text before the row is handed
+    on: an unclosed quote only shows there, as a row that swallowed the rest of the file.
     """
     number = first
     held: tuple[int, list[str]] | None = None
+    last_lines: list[str] = []
     try:
         for values in rows:
             number += 1
+            if lines is not None:
+                # A row's lines, kept until the next row (one list copy a row).
+                last_lines = lines[:]
+                lines.clear()
             if values and not _blank(values):
                 if held is not None:
                     yield held
                 held = (number, values)
     except (csv.Error, UnicodeDecodeError) as error:
         raise on_error(error, number + 1) from error
+    except Exception as error:  # openpyxl's XML and zip errors, whatever their type
+        raise on_error(error, number + 1) from error
     if held is not None:
-        if last_check is not None:
-            last_check(held[1], held[0])
+        if last_check is not None and held[0] == number:
+            last_check("".join(last_lines), number)
         yield held
+
+
+def _ends_inside_quotes(text: str, delimiter: str) -> bool:
+    """Whether csv's reader (not strict) ends this text inside a quoted cell.
+
+    Its rules: a quote opens a quoted cell only at the start of a cell; inside, `""` is
+    a quote and `"` closes it; after the close, anything up to the delimiter is text.
+    """
+    inside = False
+    start = True  # at the start of a cell
+    closing = False  # just saw a quote inside a quoted cell
+    for char in text:
+        if inside:
+            if char == '"':
+                closing = not closing  # a second one in a row: `""`, a quote in the cell
+                continue
+            if closing:
+                inside = closing = False
+                start = char in (delimiter, "\r", "\n")
+            continue
+        if start and char == '"':
+            inside, start = True, False
+            continue
+        start = char in (delimiter, "\r", "\n")
+    return inside and not closing
 
 
 def _csv_sheet(raw: IO[bytes], size: int) -> Sheet:
@@ -161,15 +195,27 @@ def _csv_sheet(raw: IO[bytes], size: int) -> Sheet:
     raw.seek(0)
     codec, errors, shown = _encoding(sample)
     text = io.TextIOWrapper(raw, encoding=codec, errors=errors, newline="")
-    first = text.readline()
-    number = 0
-    # Excel writes and reads a first line `sep=;` naming the separator; it is no row.
-    if first.strip().lower().startswith("sep=") and len(first.strip()) == 5:
-        delimiter = first.strip()[4]
+    try:
         first = text.readline()
-    else:
-        delimiter = _delimiter(first)
-    reader = csv.reader(itertools.chain((first,), text), delimiter=delimiter)
+        number = 0
+        # Excel writes and reads a first line `sep=;` (or a tab) naming the separator;
+        # it is no row. Only the line break is trimmed: a tab is what it names.
+        line = first.rstrip("\r\n")
+        if line[:4].lower() == "sep=" and len(line) == 5:
+            delimiter = line[4]
+            first = text.readline()
+        else:
+            delimiter = _delimiter(first)
+    except UnicodeDecodeError as error:
+        raise SheetError(f"cannot read this file as {shown} text: {error.reason}") from error
+    lines: list[str] = []
+
+    def remembered() -> Iterator[str]:
+        for line in itertools.chain((first,), text):
+            lines.append(line)
+            yield line
+
+    reader = csv.reader(remembered(), delimiter=delimiter)
 
     def fail(error: Exception, row: int) -> SheetError:
         if "field larger than field limit" in str(error):
@@ -183,8 +229,9 @@ def _csv_sheet(raw: IO[bytes], size: int) -> Sheet:
             if not _blank(values):
                 header = values
                 break
-    except csv.Error as error:
+    except (csv.Error, UnicodeDecodeError) as error:
         raise fail(error, number + 1) from error
+    lines.clear()
     if not header:
         raise SheetError("the file is empty: no header row")
     name = {",": "comma", ";": "semicolon", "\t": "tab"}.get(delimiter, repr(delimiter))
@@ -197,17 +244,14 @@ def _csv_sheet(raw: IO[bytes], size: int) -> Sheet:
     # The text wrapper closes the file when it is collected: keep it while the sheet is.
     progress.text = text  # type: ignore[attr-defined]
 
-    def unclosed(values: list[str], row: int) -> None:
-        # A cell holding line breaks and separators, last in the file: its quote was
-        # never closed and it ate the rows after it.
-        for value in values:
-            if "\n" in value and delimiter in value:
-                raise SheetError("a quote opened in this row is never closed", row)
+    def unclosed(last_row: str, row: int) -> None:
+        if _ends_inside_quotes(last_row, delimiter):
+            raise SheetError("a quote opened in this row is never closed", row)
 
     return Sheet(
         header=header,
         header_row=number,
-        rows=_numbered(reader, number, fail, unclosed),
+        rows=_numbered(reader, number, fail, lines, unclosed),
         kind=f"CSV, {shown}, {name}-separated",
         progress=progress,
     )

@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from openpyxl import Workbook
 
-import storage.importer as importer
+import storage.imports.write as write
 from storage.db import Database
-from storage.import_reader import SheetError
-from storage.import_rules import REASON_HEADER, HeaderError
-from storage.importer import ImportOptions, import_file
+from storage.imports import REASON_HEADER, HeaderError, ImportOptions, SheetError, import_file
 from storage.lists import ListError, create_list, find_list
 from storage.lists_models import APPLIES, CANDIDATES, LIST_MEMBERS
 
@@ -241,7 +241,7 @@ def test_an_interrupted_import_leaves_whole_batches_and_reruns(
         for n in range(200, 210)
     ]
     path = write_csv(tmp_path / "a.csv", rows)
-    real_insert = importer._bulk_insert
+    real_insert = write.bulk_insert
     calls = {"applies": 0}
 
     def failing(conn: Any, table: sa.Table, *args: Any, **kwargs: Any) -> None:
@@ -251,12 +251,12 @@ def test_an_interrupted_import_leaves_whole_batches_and_reruns(
                 raise RuntimeError("power cut")
         real_insert(conn, table, *args, **kwargs)
 
-    monkeypatch.setattr(importer, "_bulk_insert", failing)
+    monkeypatch.setattr(write, "bulk_insert", failing)
     with pytest.raises(RuntimeError, match="power cut"):
         import_file(path, db=database, options=ImportOptions(batch_size=4), now=NOW)
     assert len(rows_of(database, CANDIDATES, "id")) == 4
     assert len(rows_of(database, APPLIES, "id")) == 4
-    monkeypatch.setattr(importer, "_bulk_insert", real_insert)
+    monkeypatch.setattr(write, "bulk_insert", real_insert)
     summary = import_file(path, db=database, options=ImportOptions(batch_size=4), now=NOW)
     assert (summary.created, summary.unchanged, summary.applies_added) == (6, 4, 6)
     assert len(rows_of(database, APPLIES, "id")) == 10
@@ -352,3 +352,64 @@ def test_a_file_that_breaks_midway_says_where(database: Database, tmp_path: Path
     for parallel in (False, True):
         with pytest.raises(SheetError, match="row 3: a quote opened in this row is never closed"):
             import_file(path, db=database, options=ImportOptions(parallel=parallel), now=NOW)
+
+
+# --- issue 7: no input file ever gives a traceback; repeats; the same file twice -------
+
+FUZZ_HEADER = b"Last Name,Mobile,Email,Opt In\r\n"
+
+
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    st.one_of(
+        st.binary(max_size=400),
+        st.binary(max_size=200).map(lambda tail: b"PK\x03\x04" + tail),  # a broken XLSX
+        st.binary(max_size=200).map(lambda tail: b"\xff\xfe" + tail),  # UTF-16, odd bytes
+        st.text(alphabet="ab,;\t\"\r\n 5é=+-'\x00\ufeff", max_size=300).map(
+            lambda text: FUZZ_HEADER + text.encode("utf-8")
+        ),
+        st.lists(
+            st.lists(
+                st.sampled_from(["", "x", "512-555-0101", "yes", '"', "a,b", "\n"]), max_size=6
+            ),
+            max_size=8,
+        ).map(lambda rows: FUZZ_HEADER + "\r\n".join(",".join(row) for row in rows).encode()),
+    )
+)
+def test_any_file_gets_a_report_or_a_clear_error(tmp_path: Path, data: bytes) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'fuzz.db'}")
+    db.upgrade()
+    path = tmp_path / "fuzz.csv"
+    path.write_bytes(data)
+    try:
+        summary = import_file(path, db=db, options=ImportOptions(rejects_path=tmp_path / "r.csv"))
+    except (HeaderError, SheetError) as error:
+        assert str(error)  # a sentence for the person, not a traceback
+    else:
+        assert summary.rows == summary.created + summary.updated + summary.unchanged + (
+            summary.rejected + summary.skipped
+        )
+    finally:
+        db.dispose()
+
+
+def test_rows_that_share_a_phone_are_counted_across_chunks(
+    database: Database, tmp_path: Path
+) -> None:
+    rows = [[f"N{i}", f"L{i}", f"512-555-{i:04d}", "", "yes", "", "", ""] for i in range(100, 110)]
+    rows += [["Later", "Row", "512-555-0100", "", "yes", "", "", ""]]  # row 12 repeats row 2
+    rows += [["Same", "Chunk", "512-555-0100", "", "yes", "", "", ""]]
+    path = write_csv(tmp_path / "c.csv", rows)
+    summary = import_file(path, db=database, options=ImportOptions(batch_size=5), now=NOW)
+    assert (summary.created, summary.repeated) == (10, 2)
+    assert [str(r) for r in summary.repeats] == [
+        "row 12 has the phone of an earlier row (+15125550100): row 12 won",
+        "row 13 has the phone of row 12 (+15125550100): row 13 won",
+    ]
+    assert rows_of(database, CANDIDATES, "first_name")[-1] == ("Same",)
+    # Again, in one chunk: the rows of +15125550100 leave it as it was. (Across chunks a
+    # row that changes it back still counts as updated: a chunk forgets what came before.)
+    again = import_file(path, db=database, options=ImportOptions(), now=NOW)
+    assert (again.created, again.updated, again.unchanged, again.repeated) == (0, 0, 12, 2)

@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 from openpyxl import Workbook
 
-from storage.import_reader import SheetError, cell_text, open_sheet
-from storage.import_rules import HeaderError, Reject, RowRules, plan_columns
+from storage.imports.check import Reject, RowRules
+from storage.imports.header import HeaderError, plan_columns
+from storage.imports.read import SheetError, cell_text, open_sheet
 
-CORPUS = Path(__file__).parents[1] / "fixtures" / "import"
+CORPUS = Path(__file__).parents[2] / "fixtures" / "import"
 FILES = sorted(p for p in CORPUS.iterdir() if not p.name.endswith(".expected.json"))
 
 
