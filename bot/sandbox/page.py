@@ -184,7 +184,7 @@ def demo_app(sandbox: Sandbox, settings: Settings, db: Database) -> Starlette:
 def load_sample(sandbox: Sandbox, db: Database) -> list[str]:
     """Import the shipped sample candidates into the list SAMPLE_LIST (upserting by
     phone, so loading twice changes nothing); returns the import's summary lines."""
-    from storage.importer import ImportOptions, import_file
+    from storage.imports import ImportOptions, import_file
 
     summary = import_file(
         SAMPLE_FILE,
