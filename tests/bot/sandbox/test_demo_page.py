@@ -231,3 +231,19 @@ def test_the_terminal_runs_caretbot_commands_against_the_demo(demo: Demo) -> Non
 def test_the_terminal_refuses_other_commands(demo: Demo, line: str, error: str) -> None:
     response = demo.post("run", {"command": line})
     assert response.status_code == 400 and error in response.json()["error"]
+
+
+def test_demo_on_a_port_in_use_says_so_and_starts_nothing(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import app
+
+    with bind("127.0.0.1", 0) as taken:
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(
+            app, ["demo", "--port", str(port), "--data", str(tmp_path / "demo")]
+        )
+    assert result.exit_code == 2
+    assert f"cannot listen on 127.0.0.1:{port}" in result.output
+    assert not (tmp_path / "demo").exists()
