@@ -43,8 +43,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("CARETBOT_SPECS_DIR", str(ROOT.parent / "shared" / "specs"))
 
-from tests.fakes.slack_api import FakeSlack  # noqa: E402
-from tests.fakes.twilio_api import FakeTwilio, TwilioError  # noqa: E402
+from bot.sandbox.slack_api import FakeSlack  # noqa: E402
+from bot.sandbox.twilio_api import FakeTwilio, TwilioError  # noqa: E402
 
 ACCOUNT_SID = "AC" + "b" * 32
 AUTH_TOKEN = "bench-auth-token-0123456789abcdef"
@@ -69,7 +69,7 @@ class StrictTwilio(FakeTwilio):
         super().__init__(*args, **kwargs)
 
     def _create(self, params: dict[str, list[str]]) -> dict[str, Any]:
-        from tests.fakes.segments import count_segments
+        from bot.sandbox.segments import count_segments
 
         body = params.get("Body", [""])[-1]
         segments = count_segments(body)

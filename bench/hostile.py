@@ -30,7 +30,7 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.fakes.signing import inbound_sms_params, twilio_signature  # noqa: E402
+from bot.sandbox.signing import inbound_sms_params, twilio_signature  # noqa: E402
 
 AUTH_TOKEN = "bench-auth-token-0123456789abcdef"
 ACCOUNT_SID = "AC" + "b" * 32

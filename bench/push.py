@@ -38,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 from bot.logs import configure_logging  # noqa: E402
 from bot.recruit.client import Credentials, RecruitClient  # noqa: E402
+from bot.sandbox.zoho_recruit import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN  # noqa: E402
 from scheduler.push import plan_all, run_push  # noqa: E402
 from storage.blast_models import BLAST_RECIPIENTS, BLASTS  # noqa: E402
 from storage.db import Database  # noqa: E402
@@ -45,7 +46,6 @@ from storage.lists_models import APPLIES, LIST_MEMBERS, LISTS  # noqa: E402
 from storage.models import Candidate, utcnow  # noqa: E402
 from storage.push.rules import add_rule, set_enabled  # noqa: E402
 from storage.push.tokens import DatabaseTokens  # noqa: E402
-from tests.fakes.zoho_recruit import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN  # noqa: E402
 
 OUT = Path(__file__).parent / "out"
 BATCH = 5_000
@@ -186,7 +186,7 @@ def main() -> None:
         tracemalloc.stop()
 
         stand_in = subprocess.Popen(
-            [sys.executable, "-m", "tests.fakes.zoho_recruit", "--port", "0"],
+            [sys.executable, "-m", "bot.sandbox.zoho_recruit", "--port", "0"],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             text=True,

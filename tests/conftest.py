@@ -92,7 +92,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def missing_specs_line() -> str | None:
     """One line when the vendor specs are missing: which, and where they come from."""
-    from tests.fakes import openapi
+    from bot.sandbox import openapi
 
     missing = openapi.missing_specs()
     if not missing:
@@ -112,7 +112,7 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    from tests.fakes import openapi
+    from bot.sandbox import openapi
 
     for item in items:
         marker = item.get_closest_marker("needs_specs")

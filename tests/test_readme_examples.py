@@ -18,6 +18,7 @@ import typer.main
 import uvicorn
 from typer.testing import CliRunner
 
+import bot.cli.demo
 import bot.cli.main
 from bot.cli import app
 from bot.settings import Settings
@@ -100,6 +101,7 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setattr(uvicorn, "run", run)
     # serve points logging at stderr, which is CliRunner's buffer, closed after invoke.
     monkeypatch.setattr(bot.cli.main, "configure_logging", lambda **_kw: None)
+    monkeypatch.setattr(bot.cli.demo, "configure_logging", lambda **_kw: None)
     yield tmp_path
 
 
@@ -114,6 +116,7 @@ def test_the_readme_shows_the_examples_this_test_runs():
     for example in (
         "caretbot db upgrade",
         "caretbot serve --host 0.0.0.0 --port 8000",
+        "caretbot demo",
         'caretbot parse "^assign @dana"',
         "caretbot candidates --filter 'city:Austin source:indeed -status:archived'",
         "caretbot --version",
@@ -126,7 +129,7 @@ def test_the_readme_shows_the_examples_this_test_runs():
 def test_every_caretbot_command_in_the_readme_runs_as_shown(workdir: Path):
     for line in caretbot_lines():
         result = invoke(line)
-        if line.startswith("caretbot serve"):
+        if line.startswith(("caretbot serve", "caretbot demo")):
             assert isinstance(result.exception, Served), f"{line}\n{result.output}"
             continue
         assert result.exit_code == 0, f"{line}\n{result.output}"

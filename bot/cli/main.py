@@ -7,7 +7,7 @@ from importlib.metadata import PackageNotFoundError, version
 import structlog
 import typer
 
-from bot.cli import blasts, imports, lists, outbox, parse, push
+from bot.cli import blasts, demo, imports, lists, outbox, parse, push
 from bot.cli.problems import CaretbotGroup
 from bot.logs import configure_logging
 from bot.settings import Settings, SettingsError, load_settings, require_push, require_serve
@@ -24,6 +24,7 @@ lists.register(app)
 outbox.register(app)
 blasts.register(app)
 push.register(app)
+demo.register(app)
 
 log = structlog.get_logger(__name__)
 

@@ -14,6 +14,8 @@ X-Slack-Signature v0 HMAC-SHA256, Twilio's X-Twilio-Signature HMAC-SHA1).
   are checked against Twilio's OpenAPI description when it is available
   (CARETBOT_SPECS_DIR, else ../shared/specs beside the checkout), and taken without
   that check otherwise.
+- `zoho_recruit.FakeZohoRecruit`: Zoho's OAuth token endpoint and Recruit API v2
+  (upsert, search) as ../shared/specs/zoho_recruit.md describes them.
 - `signing`, `slack_payloads`: the platforms' request shapes and signatures.
 
     from bot.sandbox import FakeSlack, FakeTwilio
@@ -26,5 +28,6 @@ from __future__ import annotations
 from bot.sandbox._http import WaitTimeout
 from bot.sandbox.slack_api import FakeSlack, SlackError
 from bot.sandbox.twilio_api import FakeTwilio, TwilioError
+from bot.sandbox.zoho_recruit import FakeZohoRecruit
 
-__all__ = ["FakeSlack", "FakeTwilio", "SlackError", "TwilioError", "WaitTimeout"]
+__all__ = ["FakeSlack", "FakeTwilio", "FakeZohoRecruit", "SlackError", "TwilioError", "WaitTimeout"]

@@ -773,6 +773,14 @@ class FakeSlack(FakeServer):
             "response_metadata": {"next_cursor": str(following) if following else ""},
         }
 
+    def _conversations_members(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Every user the workspace knows that is not deleted, the bot included: the
+        stand-in's channels have the whole workspace in them. One page (no cursor)."""
+        self._check_channel(params.get("channel"))
+        with self._lock:
+            members = [uid for uid, user in self._users.items() if not user.get("deleted")]
+        return {"members": members, "response_metadata": {"next_cursor": ""}}
+
     def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
         raw = params.get("users") or ""
         ids = [u.strip() for u in (raw if isinstance(raw, list) else str(raw).split(",")) if u]
@@ -1088,6 +1096,7 @@ _METHODS: dict[str, Callable[[FakeSlack, dict[str, Any]], dict[str, Any]]] = {
     "conversations.open": FakeSlack._conversations_open,
     "conversations.replies": FakeSlack._conversations_replies,
     "conversations.history": FakeSlack._conversations_history,
+    "conversations.members": FakeSlack._conversations_members,
     "files.getUploadURLExternal": FakeSlack._files_get_upload_url_external,
     "files.completeUploadExternal": FakeSlack._files_complete_upload_external,
     "files.upload": FakeSlack._files_upload,

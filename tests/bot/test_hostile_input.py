@@ -13,18 +13,18 @@ from pathlib import Path
 import pytest
 
 from bot.body_limits import SLACK_MAX_BODY_BYTES, TWILIO_MAX_BODY_BYTES
-from tests.bot.conftest import CANDIDATE, Bridge
-from tests.bot.harness import ACCOUNT_SID, AUTH_TOKEN, CHANNEL, SIGNING_SECRET, Caretbot
-from tests.conftest import BACKENDS, fresh_database_url
-from tests.fakes.signing import (
+from bot.sandbox.signing import (
     inbound_sms_params,
     new_sid,
     slack_headers,
     slack_message_event,
     twilio_signature,
 )
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.twilio_api import FakeTwilio
+from bot.sandbox.slack_api import FakeSlack
+from bot.sandbox.twilio_api import FakeTwilio
+from tests.bot.conftest import CANDIDATE, Bridge
+from tests.bot.harness import ACCOUNT_SID, AUTH_TOKEN, CHANNEL, SIGNING_SECRET, Caretbot
+from tests.conftest import BACKENDS, fresh_database_url
 
 
 @pytest.fixture(params=BACKENDS)

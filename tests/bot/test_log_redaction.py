@@ -14,13 +14,13 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from bot.sandbox.signing import slack_message_event
+from bot.sandbox.slack_api import FakeSlack
+from bot.sandbox.twilio_api import FakeTwilio
 from tests.bot.conftest import CANDIDATE, Bridge
 from tests.bot.harness import CHANNEL, Caretbot
 from tests.bot.test_log_masking import json_logs  # noqa: F401 - the fixture
 from tests.conftest import BACKENDS, fresh_database_url
-from tests.fakes.signing import slack_message_event
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.twilio_api import FakeTwilio
 
 SECRET_TEXT = "my bank PIN is 4417, call me on 512-555-0143 after 6"
 

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from bot.sandbox.slack_api import FakeSlack
+from bot.sandbox.twilio_api import FakeTwilio
 from storage.models import utcnow
 from tests.bot.conftest import Bridge
 from tests.bot.harness import Caretbot
 from tests.conftest import BACKENDS, fresh_database_url
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.twilio_api import FakeTwilio
 
 
 @pytest.fixture(params=BACKENDS)

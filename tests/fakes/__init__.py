@@ -28,7 +28,9 @@ from bot.sandbox import (
     slack_blocks,
     slack_payloads,
     twilio_api,
+    zoho_recruit,
 )
+from bot.sandbox.zoho_recruit import FakeZohoRecruit
 
 for _module in (
     _http,
@@ -39,10 +41,10 @@ for _module in (
     slack_blocks,
     slack_payloads,
     twilio_api,
+    zoho_recruit,
 ):
     sys.modules[f"{__name__}.{_module.__name__.rsplit('.', 1)[1]}"] = _module
 
-from tests.fakes.zoho_recruit import FakeZohoRecruit  # noqa: E402  (after the aliases it imports through)
 
 __all__ = [
     "FakeSlack",

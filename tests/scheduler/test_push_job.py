@@ -11,11 +11,11 @@ import apscheduler.triggers.interval
 import pytest
 from apscheduler.events import EVENT_JOB_EXECUTED
 
+from bot.sandbox.zoho_recruit import FakeZohoRecruit
 from scheduler import push
 from scheduler.runner import Scheduler
 from storage.db import Database
 from storage.models import utcnow
-from tests.fakes.zoho_recruit import FakeZohoRecruit
 from tests.storage.push_data import (
     add_blast,
     add_candidates,

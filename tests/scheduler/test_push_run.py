@@ -9,13 +9,13 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
+from bot.sandbox.zoho_recruit import FakeZohoRecruit
 from scheduler.push import PushInProgress, report_text, run_push
 from storage import outbox
 from storage.db import Database
 from storage.push import runs
 from storage.push.models import PUSH_HISTORY, PUSH_RUNS
 from storage.push.runs import history_rows
-from tests.fakes.zoho_recruit import FakeZohoRecruit
 from tests.storage.push_data import (
     add_blast,
     add_candidate,

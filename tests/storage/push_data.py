@@ -170,8 +170,8 @@ def recruit_client(zoho: Any, db: Database | None = None, **options: Any) -> Any
     """The production client pointed at the stand-in, with quick backoff; tokens in the
     database when `db` is given."""
     from bot.recruit.client import Credentials, MemoryTokens, RecruitClient
+    from bot.sandbox.zoho_recruit import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN
     from storage.push.tokens import DatabaseTokens
-    from tests.fakes.zoho_recruit import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN
 
     settings: dict[str, Any] = {"backoff": 0.001, "timeout": 5.0}
     settings.update(options)

@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 import pytest
 
+from bot.sandbox.slack_api import FakeSlack
+from bot.sandbox.twilio_api import FakeTwilio
 from tests.bot.blasts.helpers import cli, quiet_hours_away_from_now, recipients, report, seed
 from tests.bot.conftest import Bridge
 from tests.bot.harness import Caretbot
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.twilio_api import FakeTwilio
 
 OK, STOPPED, INVALID, LANDLINE = (f"+1312555{n:04d}" for n in (501, 502, 503, 504))
 

@@ -10,12 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from bot.sandbox.slack_api import FakeSlack
+from bot.sandbox.twilio_api import FakeTwilio
 from tests.bot.blasts.helpers import cli, quiet_hours_away_from_now, recipients, report, seed
 from tests.bot.conftest import Bridge
 from tests.bot.harness import CHANNEL, Caretbot
 from tests.conftest import BACKENDS, fresh_database_url
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.twilio_api import FakeTwilio
 
 ZOE = "+13125550101"  # Chicago
 BEN = "+12135550102"  # Los Angeles

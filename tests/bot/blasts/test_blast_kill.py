@@ -17,6 +17,8 @@ import pytest
 
 from bot.delivery.blast_rules import blast_rules
 from bot.delivery.clients import twilio_client
+from bot.sandbox.slack_api import FakeSlack
+from bot.sandbox.twilio_api import FakeTwilio
 from storage import blasts
 from storage.db import Database
 from storage.models import utcnow
@@ -31,8 +33,6 @@ from tests.bot.harness import (
     free_socket,
 )
 from tests.conftest import BACKENDS, fresh_database_url
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.twilio_api import FakeTwilio
 
 PHONES = [f"+1312555{n:04d}" for n in range(200, 240)]  # 40 recipients
 

@@ -8,10 +8,10 @@ from collections.abc import Callable
 
 import pytest
 
+from bot.sandbox.slack_api import FakeSlack
+from bot.sandbox.twilio_api import FakeTwilio
 from tests.bot.blasts.helpers import cli, quiet_hours_away_from_now, report, seed
 from tests.bot.harness import CHANNEL, Caretbot
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.twilio_api import FakeTwilio
 
 PHONES = [f"+1312555{n:04d}" for n in range(101, 121)]  # 20 recipients in Chicago
 

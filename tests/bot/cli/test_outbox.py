@@ -13,12 +13,12 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from bot.cli.main import app
+from bot.sandbox.slack_api import FakeSlack
+from bot.sandbox.twilio_api import FakeTwilio
 from storage.models import utcnow
 from tests.bot.conftest import Bridge
 from tests.bot.harness import Caretbot
 from tests.conftest import BACKENDS, fresh_database_url
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.twilio_api import FakeTwilio
 
 REPLY = "Your interview is Tuesday at 10 — bring your ID 🪪"
 

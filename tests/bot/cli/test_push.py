@@ -11,9 +11,9 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli.main import app
+from bot.sandbox.zoho_recruit import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, FakeZohoRecruit
 from storage.db import Database
 from storage.push import runs
-from tests.fakes.zoho_recruit import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, FakeZohoRecruit
 from tests.storage.push_data import add_blast, add_candidate, ago, engage, make_list
 
 

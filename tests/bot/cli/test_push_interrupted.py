@@ -15,9 +15,9 @@ import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from bot.cli.main import app
+from bot.sandbox.zoho_recruit import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, FakeZohoRecruit
 from storage.db import Database
 from storage.push.models import PUSH_HISTORY, PUSH_RUNS
-from tests.fakes.zoho_recruit import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, FakeZohoRecruit
 from tests.storage.push_data import add_blast, add_candidates, ago, engage, make_list, rule
 
 CARETBOT = [sys.executable, "-c", "from bot.cli import app; app(prog_name='caretbot')"]

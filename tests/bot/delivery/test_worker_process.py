@@ -25,12 +25,12 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from bot.sandbox.signing import inbound_sms_params, twilio_signature
+from bot.sandbox.slack_api import FakeSlack
+from bot.sandbox.twilio_api import FakeTwilio
 from storage.db import Database
 from tests.bot.harness import ACCOUNT_SID, AUTH_TOKEN, CHANNEL, SIGNING_SECRET, TEAM_NUMBER
 from tests.bot.test_settings import caretbot_script, clean_env, free_port
-from tests.fakes.signing import inbound_sms_params, twilio_signature
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.twilio_api import FakeTwilio
 
 CANDIDATE = "+15125550143"
 STOP_WITHIN_SECONDS = 10

@@ -14,12 +14,12 @@ from bot.recruit.client import (
     RecruitClient,
     base_urls,
 )
+from bot.sandbox.zoho_recruit import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, FakeZohoRecruit
 from scheduler.recruit_port import (
     RecruitAuthError,
     RecruitOutcomeUnknown,
     RecruitUnavailable,
 )
-from tests.fakes.zoho_recruit import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, FakeZohoRecruit
 
 CREDENTIALS = Credentials(CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN)
 

@@ -18,18 +18,18 @@ import pytest
 
 pytest.importorskip("storage.blasts", reason="needs caretbot blasts (the blasts branch)")
 
-from tests.bot.blasts.helpers import cli, quiet_hours_away_from_now, recipients, seed  # noqa: E402
-from tests.bot.conftest import Bridge  # noqa: E402
-from tests.bot.harness import CHANNEL, Caretbot  # noqa: E402
-from tests.conftest import BACKENDS, fresh_database_url  # noqa: E402
-from tests.fakes.slack_api import FakeSlack  # noqa: E402
-from tests.fakes.twilio_api import FakeTwilio  # noqa: E402
-from tests.fakes.zoho_recruit import (  # noqa: E402
+from bot.sandbox.slack_api import FakeSlack  # noqa: E402
+from bot.sandbox.twilio_api import FakeTwilio  # noqa: E402
+from bot.sandbox.zoho_recruit import (  # noqa: E402
     CLIENT_ID,
     CLIENT_SECRET,
     REFRESH_TOKEN,
     FakeZohoRecruit,
 )
+from tests.bot.blasts.helpers import cli, quiet_hours_away_from_now, recipients, seed  # noqa: E402
+from tests.bot.conftest import Bridge  # noqa: E402
+from tests.bot.harness import CHANNEL, Caretbot  # noqa: E402
+from tests.conftest import BACKENDS, fresh_database_url  # noqa: E402
 
 ZOE = "+13125550101"  # replies
 BEN = "+12135550102"  # clicks, then texts STOP

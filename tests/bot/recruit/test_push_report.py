@@ -10,10 +10,10 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli.main import app
+from bot.sandbox.slack_api import FakeSlack
+from bot.sandbox.zoho_recruit import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, FakeZohoRecruit
 from storage import outbox
 from tests.bot.harness import CHANNEL, Caretbot
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.zoho_recruit import CLIENT_ID, CLIENT_SECRET, REFRESH_TOKEN, FakeZohoRecruit
 from tests.storage.push_data import add_blast, add_candidate, ago, engage, make_list, rule
 
 

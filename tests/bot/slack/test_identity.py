@@ -14,6 +14,8 @@ import pytest
 import sqlalchemy as sa
 from slack_sdk import WebClient
 
+from bot.sandbox.slack_api import FakeSlack
+from bot.sandbox.twilio_api import FakeTwilio
 from bot.settings import load_settings
 from bot.slack.app import build_slack_app
 from storage import integrations
@@ -21,8 +23,6 @@ from storage.db import Database
 from tests.bot.conftest import Bridge
 from tests.bot.harness import Caretbot
 from tests.conftest import BACKENDS, fresh_database_url
-from tests.fakes.slack_api import FakeSlack
-from tests.fakes.twilio_api import FakeTwilio
 
 
 class SlackDown:

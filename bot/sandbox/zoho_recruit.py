@@ -13,7 +13,7 @@ Faults a test injects: `expire_tokens()`, `token_error("invalid_code")`,
 api_name)`, `slow_next(seconds)` (the records are stored first, as a server that
 finishes its work after the client gave up). Run it on its own for benchmarks:
 
-    python -m tests.fakes.zoho_recruit --port 0
+    python -m bot.sandbox.zoho_recruit --port 0
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs
 
-from tests.fakes._http import FakeServer, Request, Response, wait_until
+from bot.sandbox._http import FakeServer, Request, Response, wait_until
 
 CLIENT_ID = "1000.CARETBOTTESTCLIENT"
 CLIENT_SECRET = "c0ffee" * 7
@@ -128,13 +128,13 @@ class FakeZohoRecruit(FakeServer):
         self.record = record
         self._lock = threading.RLock()
         self._ids = itertools.count(846336000000600001)
+        self._cut = threading.Event()
         self.reset()
 
     def reset(self) -> None:
         """Forget records, tokens, calls and faults."""
         with self._lock:
-            if hasattr(self, "_cut"):
-                self._cut.set()  # a slow answer of the previous test ends now
+            self._cut.set()  # a slow answer of the previous test ends now
             self._records: dict[str, dict[str, _Stored]] = {m: {} for m in MODULES}
             self._tokens: dict[str, float] = {}
             self._issued: deque[float] = deque()
