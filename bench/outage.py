@@ -40,7 +40,7 @@ from urllib.parse import urlencode
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.fakes.signing import (  # noqa: E402
+from bot.sandbox.signing import (  # noqa: E402
     inbound_sms_params,
     slack_headers,
     slack_message_event,
@@ -124,7 +124,7 @@ class SlackFake:
             [
                 sys.executable,
                 "-m",
-                "tests.fakes.slack_api",
+                "bot.sandbox.slack_api",
                 "--port",
                 str(self.port),
                 "--rate",
@@ -235,7 +235,7 @@ def main() -> None:
         [
             sys.executable,
             "-m",
-            "tests.fakes.twilio_api",
+            "bot.sandbox.twilio_api",
             "--account-sid",
             ACCOUNT_SID,
             "--auth-token",
