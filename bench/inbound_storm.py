@@ -171,7 +171,7 @@ def main() -> None:
         "SLACK_BOT_TOKEN": SLACK_TOKEN,
         "SLACK_SIGNING_SECRET": "bench-signing-secret",
         "SLACK_API_URL": slack_url + "/api/",
-        "SLACK_CHANNEL_ID": "CBENCH",
+        "SLACK_CHANNEL_ID": "C0BENCH",
         "SLACK_POSTS_PER_SECOND": str(args.slack_rate),
         "SLACK_POST_BURST": str(args.slack_burst),
         "TWILIO_ACCOUNT_SID": ACCOUNT_SID,

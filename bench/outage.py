@@ -52,7 +52,7 @@ ACCOUNT_SID = "AC" + "b" * 32
 TEAM_NUMBER = "+15005550006"
 SLACK_TOKEN = "xoxb-bench"
 SIGNING_SECRET = "bench-signing-secret"
-CHANNEL = "CBENCH"
+CHANNEL = "C0BENCH"
 TEXT_RE = re.compile(r"^text (\d+) from (\+\d+)")
 
 
